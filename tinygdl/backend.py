@@ -131,6 +131,22 @@ def to_numpy(array) -> np.ndarray:
     return to_device(array, CPU)
 
 
+def erf(array):
+    """The error function, elementwise (NumPy has none: SciPy's is used when installed, else the
+    standard library's ``math.erf`` one element at a time; CuPy ships its own)."""
+    if is_cupy_array(array):
+        import cupyx.scipy.special
+
+        return cupyx.scipy.special.erf(array)
+    try:
+        from scipy.special import erf as scipy_erf
+    except ImportError:
+        import math
+
+        return np.vectorize(math.erf, otypes=[array.dtype])(array)
+    return scipy_erf(array).astype(array.dtype, copy=False)
+
+
 # --------------------------------------------------------------------------- dtypes
 
 _default_dtype = np.dtype(np.float32)

@@ -1,1 +1,70 @@
-"""(work in progress)"""
+"""The op library.  Each module groups Functions of one kind; this file gives Tensor its
+operators (``+ - * / ** @``, comparisons, indexing) and methods (``x.sum()``, ``x.reshape(...)``)."""
+
+from __future__ import annotations
+
+from .. import backend
+from ..tensor import Tensor, _tensors
+from .creation import (arange, bernoulli, eye, full, linspace, manual_seed, normal, ones, ones_like,
+                       permutation, rand, randint, randn, uniform, zeros, zeros_like)
+from .elementwise import (abs, add, clip, cos, div, elu, erf, exp, gelu, leaky_relu, log, log1p, maximum,
+                          minimum, mul, neg, pow, relu, sigmoid, sign, silu, sin, softplus, sqrt, sub, swish,
+                          tanh, where)
+from .index import getitem
+from .linalg import matmul
+from .movement import astype, to_device_op
+from .nn import dropout, embedding, log_softmax, one_hot, softmax
+from .reduce import (argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, std, sum, var)
+from .shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, flip, pad, permute, repeat,
+                    reshape, split, squeeze, stack, sum_to, swapaxes, tile, transpose, unsqueeze)
+
+
+def _compare(name):
+    """Elementwise comparison returning a boolean tensor (never differentiable)."""
+
+    def compare(self, other):
+        a, b = _tensors((self, other))
+        return Tensor._wrap(getattr(a.data, name)(b.data))
+
+    compare.__name__ = name
+    return compare
+
+
+def _install_tensor_methods():
+    def rsub(a, b):
+        return sub(b, a)
+
+    def rdiv(a, b):
+        return div(b, a)
+
+    def rpow(a, b):
+        return pow(_tensors((b, a))[0], a)
+
+    def rmatmul(a, b):
+        return matmul(b, a)
+
+    operators = {
+        "__add__": add, "__radd__": add, "__sub__": sub, "__rsub__": rsub,
+        "__mul__": mul, "__rmul__": mul, "__truediv__": div, "__rtruediv__": rdiv,
+        "__pow__": pow, "__rpow__": rpow, "__matmul__": matmul, "__rmatmul__": rmatmul,
+        "__neg__": neg, "__abs__": abs, "__getitem__": getitem,
+    }
+    for name in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+        operators[name] = _compare(name)
+    methods = {
+        f.__name__: f for f in (
+            exp, log, log1p, sqrt, sign, sin, cos, tanh, sigmoid, relu, clip,
+            sum, mean, var, std, max, min, logsumexp, cumsum, cumprod, argmax, argmin,
+            reshape, transpose, permute, flatten, squeeze, unsqueeze, expand, broadcast_to, flip,
+            repeat, tile, swapaxes, astype, matmul, pow, softmax, log_softmax,
+        )
+    }
+    methods["abs"] = abs
+    methods["T"] = property(lambda self: transpose(self))
+    methods["view"] = reshape
+    methods["clamp"] = clip
+    for name, value in {**operators, **methods}.items():
+        setattr(Tensor, name, value)
+
+
+_install_tensor_methods()

@@ -1,0 +1,95 @@
+"""Neural-network building blocks that are not elementwise: softmax, log-softmax, one-hot,
+dropout and embedding lookup.  (``tinygdl.nn.functional`` re-exports them.)"""
+
+from __future__ import annotations
+
+from .. import backend
+from .. import tensor as _autograd
+from ..tensor import Function, Tensor
+from .elementwise import _const, exp
+from .index import getitem
+from .reduce import sum
+
+
+def _xp(array):
+    return backend.get_array_module(array)
+
+
+class Softmax(Function):
+    """``softmax(x)_i = e^{x_i} / Σ_j e^{x_j}`` along ``axis`` (the max is subtracted first so
+    nothing overflows).  Backward: ``dx = y · (dy − Σ_j dy_j y_j)`` (the softmax Jacobian is
+    ``diag(y) − y yᵀ``)."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = _xp(x)
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
+
+    def backward(self, gy):
+        y = self.output()
+        return y * (gy - sum(gy * y, self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """``log_softmax(x) = x − logsumexp(x)``, stable.  Backward: ``dx = dy − softmax(x) · Σ dy``."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = _xp(x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, gy):
+        return gy - exp(self.output()) * sum(gy, self.axis, keepdims=True)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return Softmax(axis)(x)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return LogSoftmax(axis)(x)
+
+
+def one_hot(labels, num_classes: int, dtype=None) -> Tensor:
+    """Integer labels of any shape -> float one-hot vectors along a new last axis (no gradient)."""
+    ids = labels.data if isinstance(labels, Tensor) else labels
+    xp = _xp(ids)
+    ids = xp.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {ids.dtype}")
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= num_classes):
+        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), got range "
+                         f"[{int(ids.min())}, {int(ids.max())}]")
+    dtype = backend.get_default_dtype() if dtype is None else dtype
+    return _const((ids[..., None] == xp.arange(num_classes)).astype(dtype))
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool | None = None) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p`` and scale the survivors by
+    ``1/(1−p)`` so the expected value is unchanged; the identity when not training.
+    ``training=None`` reads the global flag (``tinygdl.train_mode``)."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    training = _autograd.is_training() if training is None else training
+    if not training or p == 0:
+        return x
+    keep = backend.generator(x.device).random(x.shape, dtype=x.dtype) >= p
+    return x * _const(keep.astype(x.dtype) * (1.0 / (1.0 - p)))
+
+
+def embedding(ids, weight: Tensor) -> Tensor:
+    """Rows of ``weight`` selected by integer ``ids`` (any shape) -> shape ids.shape + (dim,).
+    The gradient scatters back into the selected rows, summing repeated ids."""
+    ids = ids.data if isinstance(ids, Tensor) else ids
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= weight.shape[0]):
+        raise IndexError(f"embedding: ids must lie in [0, {weight.shape[0]}), got range "
+                         f"[{int(ids.min())}, {int(ids.max())}]")
+    return getitem(weight, ids)

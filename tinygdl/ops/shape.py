@@ -1,0 +1,342 @@
+"""Operations that move elements around without changing them: reshape, transpose, broadcast,
+concatenate, split, pad, flip, repeat, tile.
+
+Their backward passes move the gradient back the opposite way (a transpose's gradient is
+transposed back, a broadcast's gradient is summed back, a concatenation's gradient is split).
+"""
+
+from __future__ import annotations
+
+from .. import backend
+from ..tensor import Function, Tensor, _tensors
+
+
+def _xp(array):
+    return backend.get_array_module(array)
+
+
+def _axis(axis: int, ndim: int, op: str) -> int:
+    if not -ndim <= axis < max(ndim, 1):
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
+    return axis % max(ndim, 1)
+
+
+# --------------------------------------------------------------------------- broadcasting
+
+
+def _sum_to_array(array, shape):
+    """Sum ``array`` down to ``shape``, the inverse of NumPy broadcasting ``shape`` up to it."""
+    lead = array.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and array.shape[lead + i] != 1
+    )
+    summed = array.sum(axis=axes, keepdims=True) if axes else array
+    return summed.reshape(shape) if lead else summed
+
+
+class SumTo(Function):
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, a):
+        return _sum_to_array(a, self.shape)
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.inputs[0].shape)
+
+
+class BroadcastTo(Function):
+    is_view = True
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, a):
+        try:
+            return _xp(a).broadcast_to(a, self.shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {self.shape}") from None
+
+    def backward(self, gy):
+        return sum_to(gy, self.inputs[0].shape)
+
+
+def sum_to(x: Tensor, shape) -> Tensor:
+    """Sum ``x`` down to ``shape`` (undo a broadcast); returns ``x`` itself if nothing to do."""
+    return x if x.shape == tuple(shape) else SumTo(shape)(x)
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    return x if x.shape == tuple(shape) else BroadcastTo(shape)(x)
+
+
+def expand(x: Tensor, *shape) -> Tensor:
+    """PyTorch-style ``expand``: -1 keeps a dimension's size."""
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    offset = len(shape) - x.ndim
+    shape = tuple(x.shape[i - offset] if s == -1 else s for i, s in enumerate(shape))
+    return broadcast_to(x, shape)
+
+
+# --------------------------------------------------------------------------- reshape and transpose
+
+
+class Reshape(Function):
+    is_view = True
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, a):
+        try:
+            return a.reshape(self.shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} "
+                             f"({a.size} elements) into shape {self.shape}") from None
+
+    def backward(self, gy):
+        return reshape(gy, self.inputs[0].shape)
+
+
+class Transpose(Function):
+    is_view = True
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, a):
+        return a.transpose(self.axes)
+
+    def backward(self, gy):
+        if self.axes is None:
+            return transpose(gy)
+        inverse = sorted(range(len(self.axes)), key=lambda i: self.axes[i])
+        return transpose(gy, tuple(inverse))
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return x if x.shape == tuple(shape) else Reshape(tuple(shape))(x)
+
+
+def transpose(x: Tensor, *axes) -> Tensor:
+    """Reverse the axes, or permute them as ``axes`` says (NumPy semantics)."""
+    axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+    if axes and len(axes) != x.ndim:
+        raise ValueError(f"transpose: {len(axes)} axes given for a tensor with {x.ndim} dimensions")
+    return Transpose(tuple(a % x.ndim for a in axes) if axes else None)(x)
+
+
+permute = transpose
+
+
+def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return transpose(x, tuple(axes))
+
+
+def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    """Merge axes ``start_axis..end_axis`` into one (``torch.flatten``)."""
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = _axis(start_axis, x.ndim, "flatten"), _axis(end_axis, x.ndim, "flatten")
+    merged = 1
+    for size in x.shape[start:end + 1]:
+        merged *= size
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
+
+
+def squeeze(x: Tensor, axis=None) -> Tensor:
+    """Drop size-1 axes (all, or the ones named)."""
+    if axis is None:
+        axes = {i for i, s in enumerate(x.shape) if s == 1}
+    else:
+        axes = {_axis(a, x.ndim, "squeeze") for a in (axis if isinstance(axis, (tuple, list)) else (axis,))}
+        if any(x.shape[a] != 1 for a in axes):
+            raise ValueError(f"squeeze: axis {axis} of shape {x.shape} does not have size 1")
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert a size-1 axis at position ``axis``."""
+    axis = _axis(axis, x.ndim + 1, "unsqueeze")
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+# --------------------------------------------------------------------------- joining and splitting
+
+
+class Concatenate(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *arrays):
+        shapes = [a.shape for a in arrays]
+        rest = {s[:self.axis] + s[self.axis + 1:] for s in shapes}
+        if len(rest) > 1 or len({len(s) for s in shapes}) > 1:
+            raise ValueError(f"concatenate: shapes {shapes} differ outside axis {self.axis}")
+        return _xp(arrays[0]).concatenate(arrays, axis=self.axis)
+
+    def backward(self, gy):
+        bounds = _cumulative([x.shape[self.axis] for x in self.inputs])
+        return tuple(_slice_along(gy, self.axis, lo, hi) for lo, hi in zip(bounds, bounds[1:]))
+
+
+class Split(Function):
+    """Split along ``axis`` at the given boundaries; several outputs."""
+
+    def __init__(self, bounds, axis):
+        self.bounds, self.axis = bounds, axis
+
+    def forward(self, a):
+        return tuple(_xp(a).split(a, self.bounds[1:-1], axis=self.axis))
+
+    def backward(self, *grads):
+        x = self.inputs[0]
+        pieces = []
+        for g, lo, hi in zip(grads, self.bounds, self.bounds[1:]):
+            if g is None:  # an output nobody used: its gradient is zero
+                shape = x.shape[:self.axis] + (hi - lo,) + x.shape[self.axis + 1:]
+                g = Tensor._wrap(_xp(x.data).zeros(shape, dtype=x.dtype))
+            pieces.append(g)
+        return concatenate(pieces, self.axis)
+
+
+def _cumulative(sizes):
+    bounds = [0]
+    for s in sizes:
+        bounds.append(bounds[-1] + s)
+    return bounds
+
+
+def _slice_along(x: Tensor, axis: int, lo: int, hi: int) -> Tensor:
+    from .index import getitem
+
+    return getitem(x, (slice(None),) * axis + (slice(lo, hi),))
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    tensors = _tensors(tuple(tensors))
+    if not tensors:
+        raise ValueError("concatenate: needs at least one tensor")
+    return Concatenate(_axis(axis, tensors[0].ndim, "concatenate"))(*tensors)
+
+
+cat = concatenate
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    tensors = _tensors(tuple(tensors))
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    axis = _axis(axis, tensors[0].ndim + 1, "stack")
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis)
+
+
+def split(x: Tensor, sections, axis: int = 0):
+    """``sections``: a piece size (int, as ``torch.split``) or a list of piece sizes."""
+    axis = _axis(axis, x.ndim, "split")
+    n = x.shape[axis]
+    sizes = [min(sections, n - i) for i in range(0, n, sections)] if isinstance(sections, int) else list(sections)
+    if sum(sizes) != n:
+        raise ValueError(f"split: sizes {sizes} do not add up to {n}, the length of axis {axis}")
+    return Split(_cumulative(sizes), axis)(x)
+
+
+def chunk(x: Tensor, chunks: int, axis: int = 0):
+    """Split into ``chunks`` pieces of size ceil(n / chunks) (the last may be smaller)."""
+    n = x.shape[_axis(axis, x.ndim, "chunk")]
+    return split(x, -(-n // chunks), axis)
+
+
+# --------------------------------------------------------------------------- padding, flipping, repeating
+
+
+class Pad(Function):
+    def __init__(self, widths, value):
+        self.widths, self.value = widths, value
+
+    def forward(self, a):
+        return _xp(a).pad(a, self.widths, mode="constant", constant_values=self.value)
+
+    def backward(self, gy):
+        from .index import getitem
+
+        return getitem(gy, tuple(slice(lo, gy.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths)))
+
+
+def pad(x: Tensor, widths, value=0.0) -> Tensor:
+    """Constant padding; ``widths`` as ``numpy.pad``: one (before, after) pair per axis."""
+    widths = tuple((int(lo), int(hi)) for lo, hi in widths)
+    if len(widths) != x.ndim:
+        raise ValueError(f"pad: {len(widths)} (before, after) pairs given for a tensor with {x.ndim} dimensions")
+    return Pad(widths, value)(x)
+
+
+class Flip(Function):
+    is_view = True
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, a):
+        return _xp(a).flip(a, self.axes)
+
+    def backward(self, gy):
+        return flip(gy, self.axes)
+
+
+def flip(x: Tensor, axis=None) -> Tensor:
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    axes = tuple(_axis(a, x.ndim, "flip") for a in (axes if isinstance(axes, (tuple, list)) else (axes,)))
+    return Flip(axes)(x)
+
+
+class Repeat(Function):
+    """``numpy.repeat`` with an int count (``torch.repeat_interleave``): each element ``r`` times."""
+
+    def __init__(self, repeats, axis):
+        self.repeats, self.axis = repeats, axis
+
+    def forward(self, a):
+        return _xp(a).repeat(a, self.repeats, axis=self.axis)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        # (..., n*r, ...) -> (..., n, r, ...) and sum the r copies of each element.
+        split_shape = x.shape[:self.axis] + (x.shape[self.axis], self.repeats) + x.shape[self.axis + 1:]
+        from .reduce import sum as sum_
+
+        return sum_(reshape(gy, split_shape), axis=self.axis + 1)
+
+
+def repeat(x: Tensor, repeats: int, axis: int = 0) -> Tensor:
+    return Repeat(int(repeats), _axis(axis, x.ndim, "repeat"))(x)
+
+
+class Tile(Function):
+    """``numpy.tile`` (``torch.Tensor.repeat``): the whole tensor ``reps`` times along each axis."""
+
+    def __init__(self, reps):
+        self.reps = reps
+
+    def forward(self, a):
+        return _xp(a).tile(a, self.reps)
+
+    def backward(self, gy):
+        from .reduce import sum as sum_
+
+        x = self.inputs[0]
+        shape = (1,) * (len(self.reps) - x.ndim) + x.shape
+        # (r0*s0, r1*s1, ...) -> (r0, s0, r1, s1, ...) and sum over the r axes.
+        interleaved = tuple(v for r, s in zip(self.reps, shape) for v in (r, s))
+        summed = sum_(reshape(gy, interleaved), axis=tuple(range(0, 2 * len(shape), 2)))
+        return reshape(summed, x.shape)
+
+
+def tile(x: Tensor, reps) -> Tensor:
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    reps = (1,) * (x.ndim - len(reps)) + reps
+    return Tile(reps)(x)
