@@ -311,7 +311,7 @@ class Function:
 
     def __call__(self, *inputs):
         for x in inputs:
-            if type(x) is not Tensor:  # Python numbers or arrays among the inputs: make them constants
+            if not isinstance(x, Tensor):  # Python numbers or arrays among the inputs: make them constants
                 inputs = _tensors(inputs)
                 break
         arrays = [x.data for x in inputs]

@@ -13,10 +13,28 @@ from .elementwise import (abs, add, clip, cos, div, elu, erf, exp, gelu, leaky_r
 from .index import getitem
 from .linalg import matmul
 from .movement import astype, to_device_op
-from .nn import dropout, embedding, log_softmax, one_hot, softmax
+from .neural import dropout, embedding, log_softmax, one_hot, softmax
 from .reduce import (argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, std, sum, var)
 from .shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, flip, pad, permute, repeat,
                     reshape, split, squeeze, stack, sum_to, swapaxes, tile, transpose, unsqueeze)
+
+__all__ = [
+    # creation and random draws
+    "arange", "bernoulli", "eye", "full", "linspace", "manual_seed", "normal", "ones", "ones_like",
+    "permutation", "rand", "randint", "randn", "uniform", "zeros", "zeros_like",
+    # elementwise
+    "abs", "add", "clip", "cos", "div", "elu", "erf", "exp", "gelu", "leaky_relu", "log", "log1p",
+    "maximum", "minimum", "mul", "neg", "pow", "relu", "sigmoid", "sign", "silu", "sin", "softplus",
+    "sqrt", "sub", "swish", "tanh", "where",
+    # reductions
+    "argmax", "argmin", "cumprod", "cumsum", "logsumexp", "max", "mean", "min", "std", "sum", "var",
+    # linear algebra, shapes, indexing, devices
+    "matmul", "broadcast_to", "cat", "chunk", "concatenate", "expand", "flatten", "flip", "pad",
+    "permute", "repeat", "reshape", "split", "squeeze", "stack", "sum_to", "swapaxes", "tile",
+    "transpose", "unsqueeze", "getitem", "astype",
+    # neural-network functions
+    "dropout", "embedding", "log_softmax", "one_hot", "softmax",
+]
 
 
 def _compare(name):
