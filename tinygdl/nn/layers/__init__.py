@@ -6,4 +6,5 @@ from .conv import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
