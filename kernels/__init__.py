@@ -1,1 +1,163 @@
-"""(work in progress)"""
+"""The hot kernels of the engine, each in up to three flavours, and the dispatcher that picks one.
+
+Flavours
+--------
+``"numpy"``  the reference (``reference.py``): readable, vectorised NumPy, the definition of each kernel;
+``"numba"``  compiled CPU loops (``cpu.py``), used when Numba imports and its JIT is on;
+``"cupy"``   CUDA kernels (``cuda.py``), used for CuPy arrays.
+
+The public functions (``im2col``, ``col2im``, ``adam_update``, ``leaky_relu``, ``leaky_relu_grad``)
+look at their array arguments on every call: CuPy arrays go to ``"cupy"``; NumPy arrays go to
+``"numba"`` when it is available, else to ``"numpy"``.  The choice for NumPy arrays can be forced,
+at any time, with ``set_preference("numpy")`` or the environment variable ``TINYGDL_KERNELS=numpy``
+(or ``numba``), which is read at each call; ``set_preference`` wins over the variable.
+
+There is no size threshold below which NumPy arrays go back to the reference: Numba's call overhead
+(about 2-4 us on the machine ``benchmarks/kernels.py`` was run on) is no more than NumPy's own.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tinygdl.backend import cuda_available, is_cupy_array
+
+from . import cuda, reference  # noqa: F401  (importing a flavour module registers its kernels)
+from .geometry import ConvGeometry, conv_geometry
+from .registry import FLAVOURS, register, registered
+
+try:
+    from . import cpu  # noqa: F401
+except Exception as error:  # Numba missing, broken, or NUMBA_DISABLE_JIT=1: use the reference
+    _numba_error: Exception | None = error
+else:
+    _numba_error = None
+
+__all__ = [
+    "ENV_VAR",
+    "ConvGeometry",
+    "FLAVOURS",
+    "adam_update",
+    "col2im",
+    "conv_geometry",
+    "flavours",
+    "get",
+    "im2col",
+    "implementation",
+    "leaky_relu",
+    "leaky_relu_grad",
+    "numba_available",
+    "register",
+    "registered",
+    "set_preference",
+]
+
+ENV_VAR = "TINYGDL_KERNELS"
+_CPU_FLAVOURS = ("numpy", "numba")
+
+_preference: str | None = None
+
+
+# --------------------------------------------------------------------------- choosing a flavour
+
+
+def numba_available() -> bool:
+    """True when the Numba kernels imported (Numba installed, working, and its JIT not disabled)."""
+    return _numba_error is None
+
+
+def _available(flavour: str) -> bool:
+    if flavour == "numba":
+        return numba_available()
+    if flavour == "cupy":
+        return cuda_available()
+    return True
+
+
+def flavours(name: str) -> list[str]:
+    """The flavours of kernel ``name`` that can run on this machine, in ``FLAVOURS`` order."""
+    found = registered(name)
+    return [f for f in FLAVOURS if f in found and _available(f)]
+
+
+def implementation(name: str, flavour: str):
+    """The ``flavour`` implementation of kernel ``name``; KeyError if it is missing or cannot run here."""
+    found = registered(name)
+    if flavour not in found:
+        raise KeyError(f"kernel {name!r} has no {flavour!r} flavour (it has {sorted(found)})")
+    if not _available(flavour):
+        reason = f": {_numba_error}" if flavour == "numba" else ""
+        raise KeyError(f"the {flavour!r} flavour of kernel {name!r} is not available on this machine{reason}")
+    return found[flavour]
+
+
+def set_preference(flavour: str | None) -> None:
+    """Force the flavour used for NumPy arrays (``"numpy"`` or ``"numba"``); ``None`` means automatic.
+
+    Overrides the ``TINYGDL_KERNELS`` environment variable.
+    """
+    global _preference
+    _preference = _check_preference(flavour, "set_preference")
+
+
+def _check_preference(flavour, source: str) -> str | None:
+    if flavour in (None, "", "auto"):
+        return None
+    if flavour not in _CPU_FLAVOURS:
+        raise ValueError(f"{source}: unknown kernel flavour {flavour!r}; expected 'numpy', 'numba' or 'auto'")
+    return flavour
+
+
+def _cpu_flavour() -> str:
+    """The flavour for NumPy arrays: the forced one if any, else Numba when it is available."""
+    forced = _preference or _check_preference(os.environ.get(ENV_VAR), f"{ENV_VAR} environment variable")
+    if forced == "numba" and not numba_available():
+        raise RuntimeError(f"numba kernels requested ({ENV_VAR} or set_preference), but unavailable: {_numba_error}")
+    if forced:
+        return forced
+    return "numba" if numba_available() else "numpy"
+
+
+def get(name: str, *arrays):
+    """The implementation of kernel ``name`` that should process ``arrays``."""
+    if any(is_cupy_array(a) for a in arrays):
+        return implementation(name, "cupy")
+    return implementation(name, _cpu_flavour())
+
+
+# --------------------------------------------------------------------------- the public kernels
+
+
+def im2col(x, kernel_size, stride, padding, dilation):
+    """Unfold the kernel windows of ``x`` (N, C, H, W) into ``cols`` (C*kh*kw, N*oh*ow).
+
+    ``cols[(c*kh + ky)*kw + kx, (n*oh + oy)*ow + ox] = xpad[n, c, oy*sh + ky*dh, ox*sw + kx*dw]``
+    where ``xpad`` is ``x`` zero-padded by ``padding = ((top, bottom), (left, right))``.  A
+    convolution is then one matrix product, ``W.reshape(OC, C*kh*kw) @ cols``.
+    """
+    return get("im2col", x)(x, kernel_size, stride, padding, dilation)
+
+
+def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
+    """The adjoint of ``im2col``: sum each element of ``cols`` into the pixel of ``x_shape`` it came from."""
+    return get("col2im", cols)(cols, x_shape, kernel_size, stride, padding, dilation)
+
+
+def adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale):
+    """One Adam step, in place on ``param``, ``m`` and ``v``.
+
+    ``m = b1*m + (1-b1)*g``; ``v = b2*v + (1-b2)*g*g``; ``param -= step_size * m / (sqrt(v)*v_scale + eps)``.
+    PyTorch's convention is ``step_size = lr/(1-b1**t)``, ``v_scale = 1/sqrt(1-b2**t)``; Keras's is
+    ``step_size = lr*sqrt(1-b2**t)/(1-b1**t)``, ``v_scale = 1``.
+    """
+    get("adam_update", param, grad, m, v)(param, grad, m, v, step_size, beta1, beta2, eps, v_scale)
+
+
+def leaky_relu(x, slope):
+    """``x`` where ``x > 0``, else ``slope * x`` (a new array)."""
+    return get("leaky_relu", x)(x, slope)
+
+
+def leaky_relu_grad(x, gy, slope):
+    """``gy`` where ``x > 0``, else ``slope * gy``: the gradient of ``leaky_relu`` at ``x``, times ``gy``."""
+    return get("leaky_relu_grad", x, gy)(x, gy, slope)

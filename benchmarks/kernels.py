@@ -1,0 +1,97 @@
+"""Time the NumPy reference kernels against the Numba ones, in float32, and print a markdown table.
+
+    python benchmarks/kernels.py --repeat 7
+
+The convolution shapes are the layers of the book's models: the CIFAR-10 CNN (batch 32), the DCGAN
+at 64x64 (batch 128, 4x4 kernels, stride 2, padding 1) and an MNIST-sized CNN (batch 64).  Each
+time is the median of ``--repeat`` runs after one warm-up run (which also pays Numba's compilation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from tinygdl import kernels
+
+# (name, batch, in channels, image size, kernel, stride, ((top, bottom), (left, right)) padding)
+CONV_LAYERS = [
+    ("cifar 3->32 k3 s1 32x32", 32, 3, 32, 3, 1, ((1, 1), (1, 1))),
+    ("cifar 32->32 k3 s2 32x32 pad (0,1)", 32, 32, 32, 3, 2, ((0, 1), (0, 1))),
+    ("cifar 32->64 k3 s1 16x16", 32, 32, 16, 3, 1, ((1, 1), (1, 1))),
+    ("cifar 64->64 k3 s2 16x16", 32, 64, 16, 3, 2, ((0, 1), (0, 1))),
+    ("dcgan 1->64 k4 s2 64x64", 128, 1, 64, 4, 2, ((1, 1), (1, 1))),
+    ("dcgan 64->128 k4 s2 32x32", 128, 64, 32, 4, 2, ((1, 1), (1, 1))),
+    ("dcgan 128->256 k4 s2 16x16", 128, 128, 16, 4, 2, ((1, 1), (1, 1))),
+    ("dcgan 256->512 k4 s2 8x8", 128, 256, 8, 4, 2, ((1, 1), (1, 1))),
+    ("mnist 1->32 k3 s1 28x28", 64, 1, 28, 3, 1, ((1, 1), (1, 1))),
+    ("mnist 32->64 k3 s2 28x28", 64, 32, 28, 3, 2, ((0, 1), (0, 1))),
+]
+
+ELEMENTWISE_SIZES = [10**3, 10**5, 10**6, 10**7]
+
+
+def median_time(fn, repeat: int) -> float:
+    """Median wall time of ``fn()`` in seconds, after one untimed warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def compare(label: str, name: str, make_call, repeat: int) -> str:
+    """One table row: ``make_call(fn)`` returns a no-argument call of kernel implementation ``fn``."""
+    t_numpy = median_time(make_call(kernels.implementation(name, "numpy")), repeat)
+    t_numba = median_time(make_call(kernels.implementation(name, "numba")), repeat)
+    return f"| {name} | {label} | {t_numpy * 1e3:.3f} | {t_numba * 1e3:.3f} | {t_numpy / t_numba:.2f}x |"
+
+
+def conv_rows(rng, repeat: int):
+    for label, n, c, size, k, s, pad in CONV_LAYERS:
+        x = rng.standard_normal((n, c, size, size), dtype=np.float32)
+        geometry = ((k, k), (s, s), pad, (1, 1))
+        cols = kernels.implementation("im2col", "numpy")(x, *geometry)
+        yield compare(label, "im2col", lambda fn: lambda: fn(x, *geometry), repeat)
+        yield compare(label, "col2im", lambda fn: lambda: fn(cols, x.shape, *geometry), repeat)
+
+
+def elementwise_rows(rng, repeat: int):
+    for size in ELEMENTWISE_SIZES:
+        param, grad = (rng.standard_normal(size, dtype=np.float32) for _ in range(2))
+        m, v = np.zeros(size, np.float32), np.ones(size, np.float32)
+        label = f"{size:.0e} elements"
+        adam_args = (param, grad, m, v, 1e-3, 0.9, 0.999, 1e-8, 1.0)
+        yield compare(label, "adam_update", lambda fn: lambda: fn(*adam_args), repeat)
+        yield compare(label, "leaky_relu", lambda fn: lambda: fn(param, 0.2), repeat)
+        yield compare(label, "leaky_relu_grad", lambda fn: lambda: fn(param, grad, 0.2), repeat)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per kernel (the median is shown)")
+    parser.add_argument("--skip-conv", action="store_true", help="time only the element-wise kernels")
+    parser.add_argument("--skip-elementwise", action="store_true", help="time only im2col and col2im")
+    args = parser.parse_args(argv)
+    if not kernels.numba_available():
+        parser.error("Numba is not available here, so there is nothing to compare the reference with")
+
+    rng = np.random.default_rng(0)
+    print(f"float32, median of {args.repeat} runs, times in ms\n")
+    print("| kernel | shape | numpy | numba | numba speed-up |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    if not args.skip_conv:
+        for row in conv_rows(rng, args.repeat):
+            print(row, flush=True)
+    if not args.skip_elementwise:
+        for row in elementwise_rows(rng, args.repeat):
+            print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()

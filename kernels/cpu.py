@@ -1,0 +1,180 @@
+"""Numba kernels for the CPU: compiled loops, parallel over the cores with ``prange``.
+
+Where the NumPy reference makes one pass per kernel tap over whole arrays, these kernels visit each
+output element once, work out where its value comes from, and write it: no temporaries, no padded
+copy of the image.  ``col2im`` is a *gather*: each image pixel sums the elements of ``cols`` that
+were read from it, so no two threads write the same pixel (no atomics) and every run adds in the
+same order (deterministic).  Which elements those are is the same for every image plane, so it is
+worked out once per call, in ``_gather_table``.
+
+``cache=True`` stores the compiled machine code next to this file, so only the first run on a
+machine pays the compilation (a few seconds per dtype).  This module is imported only when Numba
+works; importing it raises ImportError when ``NUMBA_DISABLE_JIT=1``, because these loops would then
+run as plain Python, far slower than the reference.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .geometry import conv_geometry
+from .reference import adam_update as _reference_adam_update
+from .registry import register
+
+if numba.config.DISABLE_JIT:
+    raise ImportError("NUMBA_DISABLE_JIT is set: the Numba kernels are switched off")
+
+
+# --------------------------------------------------------------------------- im2col / col2im
+
+
+@njit(parallel=True, cache=True)
+def _im2col(x, g, cols):
+    # One task per (row of cols, image): the row is one (channel, tap) pair and the image's
+    # oh*ow positions form a contiguous stretch of that row.
+    rows = g.c * g.kh * g.kw
+    for task in prange(rows * g.n):
+        r, n = task // g.n, task % g.n
+        c, tap = r // (g.kh * g.kw), r % (g.kh * g.kw)
+        ky, kx = tap // g.kw, tap % g.kw
+        for oy in range(g.oh):
+            iy = oy * g.sh + ky * g.dh - g.pt  # the image row read (negative or >= h: padding)
+            start = (n * g.oh + oy) * g.ow
+            for ox in range(g.ow):
+                ix = ox * g.sw + kx * g.dw - g.pl
+                if 0 <= iy < g.h and 0 <= ix < g.w:
+                    cols[r, start + ox] = x[n, c, iy, ix]
+                else:
+                    cols[r, start + ox] = 0
+
+
+@njit(inline="always")
+def _window_position(i, pad, tap, dilation, stride, positions):
+    """The output position whose window puts ``tap`` on image index ``i`` along one axis, or -1.
+
+    Tap ``tap`` of the window at position ``o`` reads padded index ``o*stride + tap*dilation``,
+    which is image index ``i`` when ``o*stride == i + pad - tap*dilation``: a position exists only
+    if that number is a non-negative multiple of the stride, and below ``positions``.
+    """
+    t = i + pad - tap * dilation
+    if t < 0 or t % stride != 0 or t // stride >= positions:
+        return -1
+    return t // stride
+
+
+@njit(cache=True)
+def _gather_table(g):
+    """Where, in ``cols``, the elements read from each pixel of an image plane sit.
+
+    Pixel ``p = iy*w + ix`` of plane ``(n, c)`` was read by ``count[p]`` elements of ``cols``, at
+    flat indices ``start + offset[p, j]``, where ``start = c*kh*kw*L + n*oh*ow`` and ``L = N*oh*ow``
+    is the row length.  The offsets are the same for every plane, so they are worked out once per
+    call, and the divisions stay out of the per-pixel loop.
+    """
+    row_length = g.n * g.oh * g.ow
+    count = np.zeros(g.h * g.w, np.int64)
+    offset = np.empty((g.h * g.w, g.kh * g.kw), np.int64)
+    for iy in range(g.h):
+        for ky in range(g.kh):
+            oy = _window_position(iy, g.pt, ky, g.dh, g.sh, g.oh)
+            if oy < 0:
+                continue
+            for ix in range(g.w):
+                for kx in range(g.kw):
+                    ox = _window_position(ix, g.pl, kx, g.dw, g.sw, g.ow)
+                    if ox >= 0:
+                        p = iy * g.w + ix
+                        offset[p, count[p]] = (ky * g.kw + kx) * row_length + oy * g.ow + ox
+                        count[p] += 1
+    return count, offset
+
+
+@njit(parallel=True, cache=True)
+def _col2im(cols, g, x):
+    count, offset = _gather_table(g)
+    flat_cols = cols.reshape(-1)
+    planes = x.reshape(g.n * g.c, g.h * g.w)
+    # One task per (image, channel) plane; each pixel of the plane sums the elements that read it.
+    for plane in prange(g.n * g.c):
+        n, c = plane // g.c, plane % g.c
+        start = c * g.kh * g.kw * cols.shape[1] + n * g.oh * g.ow
+        for p in range(g.h * g.w):
+            total = x.dtype.type(0)
+            for j in range(count[p]):
+                total += flat_cols[start + offset[p, j]]
+            planes[plane, p] = total
+
+
+@register("im2col", "numba")
+def im2col(x, kernel_size, stride, padding, dilation):
+    """Numba ``im2col``; same contract as ``reference.im2col``."""
+    g = conv_geometry(x.shape, kernel_size, stride, padding, dilation)
+    cols = np.empty(g.cols_shape, dtype=x.dtype)
+    _im2col(np.ascontiguousarray(x), g, cols)
+    return cols
+
+
+@register("col2im", "numba")
+def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
+    """Numba ``col2im`` (a gather); same contract as ``reference.col2im``."""
+    g = conv_geometry(x_shape, kernel_size, stride, padding, dilation)
+    if cols.shape != g.cols_shape:
+        raise ValueError(f"cols has shape {cols.shape}, expected {g.cols_shape} for x_shape {tuple(x_shape)}")
+    x = np.empty((g.n, g.c, g.h, g.w), dtype=cols.dtype)
+    _col2im(np.ascontiguousarray(cols), g, x)
+    return x
+
+
+# --------------------------------------------------------------------------- fused element-wise kernels
+
+
+@njit(parallel=True, cache=True)
+def _adam_update(param, grad, m, v, step_size, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, v_scale):
+    for i in prange(param.size):
+        g = grad[i]
+        m[i] = beta1 * m[i] + one_minus_beta1 * g
+        v[i] = beta2 * v[i] + one_minus_beta2 * g * g
+        param[i] -= step_size * m[i] / (np.sqrt(v[i]) * v_scale + eps)
+
+
+@register("adam_update", "numba")
+def adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale):
+    """Numba Adam step, in place; same contract as ``reference.adam_update``.
+
+    The kernel walks the arrays as flat vectors, which are views only of contiguous arrays: for any
+    other layout the step falls back to the reference.
+    """
+    if not all(a.flags.c_contiguous for a in (param, grad, m, v)):
+        return _reference_adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale)
+    # Scalars in the arrays' dtype keep float32 arithmetic in float32, as in the reference.
+    scalars = (step_size, beta1, 1.0 - beta1, beta2, 1.0 - beta2, eps, v_scale)
+    scalars = (param.dtype.type(s) for s in scalars)
+    _adam_update(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), *scalars)
+
+
+@njit(parallel=True, cache=True)
+def _leaky_relu(x, gy, slope, out):
+    # One loop for both directions: the forward pass is the gradient with gy = x.
+    for i in prange(x.size):
+        out[i] = gy[i] if x[i] > 0 else gy[i] * slope
+
+
+def _leaky(x, gy, slope):
+    x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
+    out = np.empty(x.shape, dtype=gy.dtype)
+    _leaky_relu(x.reshape(-1), gy.reshape(-1), gy.dtype.type(slope), out.reshape(-1))
+    return out
+
+
+@register("leaky_relu", "numba")
+def leaky_relu(x, slope):
+    """Numba ``leaky_relu``; same contract as ``reference.leaky_relu``."""
+    return _leaky(x, x, slope)
+
+
+@register("leaky_relu_grad", "numba")
+def leaky_relu_grad(x, gy, slope):
+    """Numba ``leaky_relu_grad``; same contract as ``reference.leaky_relu_grad``."""
+    return _leaky(x, gy, slope)

@@ -1,0 +1,166 @@
+"""CuPy kernels for the GPU, one CUDA thread per output element.
+
+Each kernel is a ``cupy.ElementwiseKernel``: CuPy launches one thread per element of the output
+array and hands it the element's flat index ``i``; the CUDA snippet below decodes ``i`` into
+coordinates and computes that one element.  The kernels are generic in the float type ``T`` (CuPy
+compiles one version per dtype on first use and caches it); the Python objects are built once, on
+first call, by the ``lru_cache`` factories.
+
+Without CuPy this module still imports (so the registry lists its functions), but nothing here runs:
+the dispatcher only sends CuPy arrays to these functions.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .geometry import conv_geometry
+from .registry import register
+
+try:
+    import cupy
+except Exception:  # not installed, or the CUDA libraries fail to load
+    cupy = None
+
+
+# --------------------------------------------------------------------------- im2col / col2im
+
+# The geometry, passed to both kernels as plain ints (``n`` and ``i`` are reserved by CuPy, hence
+# ``batch``, ``channels``, ``height`` and ``width``).
+_GEOMETRY_PARAMS = (
+    "int32 batch, int32 channels, int32 height, int32 width, int32 kh, int32 kw, "
+    "int32 sh, int32 sw, int32 dh, int32 dw, int32 pt, int32 pl, int32 oh, int32 ow"
+)
+
+_IM2COL = """
+    // i indexes cols viewed as (c, kh, kw, n, oh, ow): peel the coordinates off, fastest first.
+    ptrdiff_t rest = i;
+    const int ox = rest % ow; rest /= ow;
+    const int oy = rest % oh; rest /= oh;
+    const int img = rest % batch; rest /= batch;
+    const int kx = rest % kw; rest /= kw;
+    const int ky = rest % kh;
+    const int ch = rest / kh;
+    const int iy = oy * sh + ky * dh - pt;  // the pixel read; outside the image means padding
+    const int ix = ox * sw + kx * dw - pl;
+    if (iy >= 0 && iy < height && ix >= 0 && ix < width) {
+        col = x[((ptrdiff_t)(img * channels + ch) * height + iy) * width + ix];
+    } else {
+        col = (T)0;
+    }
+"""
+
+# window_position(i, pad, tap, dilation, stride, positions): the output position whose window puts
+# ``tap`` on image index ``i`` along one axis, or -1.  Tap ``tap`` of the window at position ``o``
+# reads padded index ``o*stride + tap*dilation``; it is image index ``i`` when
+# ``o*stride == i + pad - tap*dilation``, which needs a non-negative multiple of the stride.
+_WINDOW_POSITION = """
+__device__ int window_position(int i, int pad, int tap, int dilation, int stride, int positions) {
+    const int t = i + pad - tap * dilation;
+    if (t < 0 || t % stride != 0 || t / stride >= positions) return -1;
+    return t / stride;
+}
+"""
+
+_COL2IM = """
+    // i indexes the image batch (n, c, h, w); this thread gathers every tap that read pixel i.
+    ptrdiff_t rest = i;
+    const int ix = rest % width; rest /= width;
+    const int iy = rest % height; rest /= height;
+    const int ch = rest % channels;
+    const int img = rest / channels;
+    const ptrdiff_t columns = (ptrdiff_t)batch * oh * ow;  // the row length of cols
+    T total = 0;
+    for (int ky = 0; ky < kh; ++ky) {
+        const int oy = window_position(iy, pt, ky, dh, sh, oh);
+        if (oy < 0) continue;
+        for (int kx = 0; kx < kw; ++kx) {
+            const int ox = window_position(ix, pl, kx, dw, sw, ow);
+            if (ox < 0) continue;
+            const ptrdiff_t row = (ch * kh + ky) * kw + kx;
+            total += cols[row * columns + ((ptrdiff_t)img * oh + oy) * ow + ox];
+        }
+    }
+    x = total;
+"""
+
+
+@lru_cache(maxsize=None)
+def _im2col_kernel():
+    return cupy.ElementwiseKernel(f"raw T x, {_GEOMETRY_PARAMS}", "T col", _IM2COL, "tinygdl_im2col")
+
+
+@lru_cache(maxsize=None)
+def _col2im_kernel():
+    return cupy.ElementwiseKernel(
+        f"raw T cols, {_GEOMETRY_PARAMS}", "T x", _COL2IM, "tinygdl_col2im", preamble=_WINDOW_POSITION
+    )
+
+
+def _geometry_args(g):
+    return (g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow)
+
+
+@register("im2col", "cupy")
+def im2col(x, kernel_size, stride, padding, dilation):
+    """CuPy ``im2col``, one thread per element of ``cols``; same contract as ``reference.im2col``."""
+    g = conv_geometry(x.shape, kernel_size, stride, padding, dilation)
+    cols = cupy.empty(g.cols_shape, dtype=x.dtype)
+    _im2col_kernel()(cupy.ascontiguousarray(x), *_geometry_args(g), cols)
+    return cols
+
+
+@register("col2im", "cupy")
+def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
+    """CuPy ``col2im``, a gather with one thread per image pixel; same contract as ``reference.col2im``."""
+    g = conv_geometry(x_shape, kernel_size, stride, padding, dilation)
+    if tuple(cols.shape) != g.cols_shape:
+        raise ValueError(f"cols has shape {tuple(cols.shape)}, expected {g.cols_shape} for x_shape {tuple(x_shape)}")
+    x = cupy.empty((g.n, g.c, g.h, g.w), dtype=cols.dtype)
+    _col2im_kernel()(cupy.ascontiguousarray(cols), *_geometry_args(g), x)
+    return x
+
+
+# --------------------------------------------------------------------------- fused element-wise kernels
+
+
+@lru_cache(maxsize=None)
+def _adam_kernel():
+    # param, m and v are outputs that are also read: CuPy updates them in place.
+    return cupy.ElementwiseKernel(
+        "T grad, T step_size, T beta1, T beta2, T eps, T v_scale",
+        "T param, T m, T v",
+        """
+        m = beta1 * m + (1 - beta1) * grad;
+        v = beta2 * v + (1 - beta2) * grad * grad;
+        param -= step_size * m / (sqrt(v) * v_scale + eps);
+        """,
+        "tinygdl_adam_update",
+    )
+
+
+@lru_cache(maxsize=None)
+def _leaky_relu_grad_kernel():
+    # The forward pass is this kernel with gy = x.
+    return cupy.ElementwiseKernel(
+        "T x, T gy, T slope", "T out", "out = x > 0 ? gy : gy * slope", "tinygdl_leaky_relu"
+    )
+
+
+@register("adam_update", "cupy")
+def adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale):
+    """CuPy Adam step, in place on ``param``, ``m`` and ``v``; same contract as ``reference.adam_update``."""
+    scalars = (param.dtype.type(s) for s in (step_size, beta1, beta2, eps, v_scale))
+    _adam_kernel()(grad, *scalars, param, m, v)
+
+
+@register("leaky_relu", "cupy")
+def leaky_relu(x, slope):
+    """CuPy ``leaky_relu``; same contract as ``reference.leaky_relu``."""
+    return _leaky_relu_grad_kernel()(x, x, x.dtype.type(slope))
+
+
+@register("leaky_relu_grad", "cupy")
+def leaky_relu_grad(x, gy, slope):
+    """CuPy ``leaky_relu_grad``; same contract as ``reference.leaky_relu_grad``."""
+    return _leaky_relu_grad_kernel()(x, gy, gy.dtype.type(slope))

@@ -1,0 +1,91 @@
+"""The shape arithmetic of a convolution window, shared by every flavour of ``im2col``/``col2im``.
+
+A window of ``k`` taps, ``d`` apart (the dilation), slides over a padded axis of
+``size + pad_before + pad_after`` cells in steps of ``s`` (the stride).  Its span is ``d*(k-1) + 1``
+cells, so it fits at ``(padded - span) // s + 1`` positions: that is the output size.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import NamedTuple
+
+
+class ConvGeometry(NamedTuple):
+    """Every number an ``im2col``/``col2im`` kernel needs, in one place.
+
+    ``n, c, h, w`` is the image batch, ``kh, kw`` the kernel, ``sh, sw`` the stride, ``dh, dw`` the
+    dilation, ``pt, pb, pl, pr`` the zero padding (top, bottom, left, right) and ``oh, ow`` the
+    number of window positions down and across.
+    """
+
+    n: int
+    c: int
+    h: int
+    w: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    pt: int
+    pb: int
+    pl: int
+    pr: int
+    oh: int
+    ow: int
+
+    @property
+    def cols_shape(self) -> tuple[int, int]:
+        """``(C*kh*kw, N*oh*ow)``: one row per (channel, tap), one column per (image, position)."""
+        return (self.c * self.kh * self.kw, self.n * self.oh * self.ow)
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    """``3 -> (3, 3)``; ``(2, 1) -> (2, 1)``."""
+    if isinstance(value, Integral):
+        return (int(value), int(value))
+    pair = tuple(int(v) for v in value)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def _padding(value) -> tuple[int, int, int, int]:
+    """Accept ``p``, ``(ph, pw)`` or ``((pt, pb), (pl, pr))``; return ``(pt, pb, pl, pr)``."""
+    if isinstance(value, Integral):
+        return (int(value),) * 4
+    rows, cols = value
+    pt, pb = _pair(rows, "padding")
+    pl, pr = _pair(cols, "padding")
+    return (pt, pb, pl, pr)
+
+
+def conv_geometry(x_shape, kernel_size, stride, padding, dilation) -> ConvGeometry:
+    """Check the arguments of ``im2col``/``col2im`` and work out the output size.
+
+    ``kernel_size``, ``stride`` and ``dilation`` are ``(vertical, horizontal)`` pairs (an int means
+    both); ``padding`` is ``((top, bottom), (left, right))`` (``(ph, pw)`` or an int are shorthands
+    for symmetric padding).
+    """
+    if len(x_shape) != 4:
+        raise ValueError(f"expected an image batch of shape (N, C, H, W), got shape {tuple(x_shape)}")
+    n, c, h, w = (int(v) for v in x_shape)
+    kh, kw = _pair(kernel_size, "kernel_size")
+    sh, sw = _pair(stride, "stride")
+    dh, dw = _pair(dilation, "dilation")
+    pt, pb, pl, pr = _padding(padding)
+    if min(kh, kw, sh, sw, dh, dw) < 1 or min(pt, pb, pl, pr) < 0:
+        raise ValueError(
+            f"kernel_size, stride and dilation must be >= 1 and padding >= 0, got kernel_size="
+            f"{(kh, kw)}, stride={(sh, sw)}, dilation={(dh, dw)}, padding={((pt, pb), (pl, pr))}"
+        )
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(
+            f"a {kh}x{kw} kernel with dilation {(dh, dw)} does not fit in an input of shape "
+            f"{(n, c, h, w)} padded by {((pt, pb), (pl, pr))}: the output would be {oh}x{ow}"
+        )
+    return ConvGeometry(n, c, h, w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, oh, ow)
