@@ -452,12 +452,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             f._check_versions()
             received = [pending.pop((id(f), i), (None, None)) for i in range(len(f.outputs))]
             grads = [g for _, g in received]
-            input_grads = f.backward(*grads)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            if _anomaly_enabled:
-                _check_finite(f, "backward", [g.data for g in input_grads if g is not None])
-            for x, gx in zip(f.inputs, input_grads):
+            input_grads = _call_backward(f, grads) if _anomaly_enabled else f.backward(*grads)
+            for x, gx in zip(f.inputs, _as_tuple(input_grads)):
                 if gx is not None and x.requires_grad:
                     send(x, gx)
             if not retain_graph:
@@ -531,6 +527,20 @@ def _user_frame() -> str:
 
 def _where(fn: Function) -> str:
     return f" (created at {fn.created_at})" if getattr(fn, "created_at", None) else ""
+
+
+def _call_backward(fn: Function, grads):
+    """``fn.backward`` with every result checked; a NaN/Inf is blamed on ``fn`` and its line."""
+    try:
+        input_grads = fn.backward(*grads)
+    except FloatingPointError as error:  # raised by an op inside fn's backward formula
+        raise FloatingPointError(f"{fn.name} produced NaN or Inf in its backward{_where(fn)}: {error}") from None
+    _check_finite(fn, "backward", [g.data for g in _as_tuple(input_grads) if g is not None])
+    return input_grads
+
+
+def _as_tuple(value):
+    return value if isinstance(value, tuple) else (value,)
 
 
 def _check_finite(fn: Function, phase: str, arrays):
