@@ -106,7 +106,7 @@ def _stream(url: str, out, digest, label: str, progress: bool) -> str:
 
 
 def extract_folder(archive, target, folder_name: str) -> None:
-    """Extract the files under ``folder_name/`` in a tar archive into ``target``, then delete it.
+    """Extract the files under ``folder_name/`` in a tar archive into ``target``; delete the archive.
 
     Only regular files whose paths stay inside ``folder_name/`` are written, so a crafted archive
     cannot write anywhere else; the folder is assembled under a temporary name and renamed into

@@ -59,8 +59,8 @@ class ArrayDataset(Dataset):
     def __init__(self, *arrays, transform=None):
         if not arrays:
             raise ValueError("ArrayDataset needs at least one array")
-        lengths = {len(array) for array in arrays}
-        if len(lengths) != 1:
+        arrays = tuple(np.asanyarray(array) for array in arrays)
+        if len({len(array) for array in arrays}) != 1:
             raise ValueError(f"all arrays need the same length, got {[len(a) for a in arrays]}")
         self.arrays = arrays
         self.transform = transform

@@ -124,9 +124,10 @@ def not_found_message(spec: DatasetFiles, root, reason: str) -> str:
     for names in spec.files:
         alternatives = f"   (or {', '.join(names[1:])})" if len(names) > 1 else ""
         lines.append(f"    {names[0]}{alternatives}")
-    lines.append(f"in a folder named '{spec.folder}' inside one of these directories (searched in order):")
-    for directory, why in search_dirs(root):
-        lines.append(f"    {directory / spec.folder}   ({why})")
+    lines.append("into one of these folders (searched in this order):")
+    places = [(str(directory / spec.folder), why) for directory, why in search_dirs(root)]
+    width = max(len(place) for place, _ in places)
+    lines += [f"    {place.ljust(width)}   ({why})" for place, why in places]
     if not os.environ.get(ENV_VARIABLE):
         lines.append(f"or set {ENV_VARIABLE} to a directory that holds '{spec.folder}/'.")
     if spec.source:

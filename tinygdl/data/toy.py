@@ -14,7 +14,8 @@ def make_moons(n_samples: int = 100, noise: float | None = None, seed: int | Non
     The same geometry as scikit-learn's ``make_moons``: ``n // 2`` points (label 0) on the upper
     half of the unit circle, and the rest (label 1) on the lower half of the unit circle centred
     at (1, 0.5) (the first moon turned by 180 degrees and shifted by (1, 0.5)); each set evenly
-    spaced in angle over [0, pi].  Gaussian noise of standard deviation ``noise`` is then added to every coordinate.
+    spaced in angle over [0, pi].  Gaussian noise of standard deviation ``noise`` is then added to
+    every coordinate.
     ``seed=None`` draws from ``tinygdl.backend.generator()`` (so ``manual_seed`` applies).
     The book's RealNVP trains on ``make_moons(30000, noise=0.05)``.
     """
