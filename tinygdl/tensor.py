@@ -265,10 +265,13 @@ def _ones_like(array):
 
 
 def _as_tensor_like(value, like: Tensor) -> Tensor:
-    """``value`` as a tensor with ``like``'s device and (for Python numbers) dtype."""
+    """``value`` as a tensor with ``like``'s device and (for Python and NumPy numbers) dtype."""
     if isinstance(value, Tensor):
         return value
-    if type(value) in (int, float) and like.data.dtype.kind == "f":
+    # NumPy scalars (np.float64(0.1), np.int64(2)) count as numbers too: sending them through
+    # _as_array would round np.float64 to the default float32, or promote float32 tensors.
+    number = type(value) in (int, float) or isinstance(value, (np.integer, np.floating))
+    if number and like.data.dtype.kind == "f":
         if type(like.data) is np.ndarray:
             return Tensor._wrap(np.array(value, dtype=like.data.dtype))
         return Tensor._wrap(backend.get_array_module(like.data).asarray(value, dtype=like.dtype))
