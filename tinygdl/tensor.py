@@ -127,6 +127,8 @@ class Tensor:
     @classmethod
     def _wrap(cls, array) -> "Tensor":
         """Fast constructor for op outputs: the array is already the right type (same as _init)."""
+        if isinstance(array, np.generic):  # NumPy reductions and integer indexing return scalars,
+            array = np.asarray(array)  # which in-place methods (fill_, x[...] = v) cannot change
         t = cls.__new__(cls)
         t.data, t.grad, t.requires_grad, t.creator, t.generation, t._out_index, t._version = (
             array, None, False, None, 0, 0, [0])
