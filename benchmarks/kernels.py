@@ -5,11 +5,14 @@
 The convolution shapes are the layers of the book's models: the CIFAR-10 CNN (batch 32), the DCGAN
 at 64x64 (batch 128, 4x4 kernels, stride 2, padding 1) and an MNIST-sized CNN (batch 64).  Each
 time is the median of ``--repeat`` runs after one warm-up run (which also pays Numba's compilation).
+The Numba kernels use every core, so they suffer most when other programs compete for the CPU: the
+load average is printed before and after, to tell a quiet run from a disturbed one.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -82,7 +85,7 @@ def main(argv=None) -> None:
         parser.error("Numba is not available here, so there is nothing to compare the reference with")
 
     rng = np.random.default_rng(0)
-    print(f"float32, median of {args.repeat} runs, times in ms\n")
+    print(f"float32, median of {args.repeat} runs, times in ms, {os.cpu_count()} CPUs, load average {load()}\n")
     print("| kernel | shape | numpy | numba | numba speed-up |")
     print("| --- | --- | ---: | ---: | ---: |")
     if not args.skip_conv:
@@ -91,6 +94,11 @@ def main(argv=None) -> None:
     if not args.skip_elementwise:
         for row in elementwise_rows(rng, args.repeat):
             print(row, flush=True)
+    print(f"\nload average after: {load()}")
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -92,9 +92,10 @@ def implementation(name: str, flavour: str):
 
 
 def set_preference(flavour: str | None) -> None:
-    """Force the flavour used for NumPy arrays (``"numpy"`` or ``"numba"``); ``None`` means automatic.
+    """Force the flavour used for NumPy arrays: ``"numpy"`` or ``"numba"``.
 
-    Overrides the ``TINYGDL_KERNELS`` environment variable.
+    A forced flavour overrides the ``TINYGDL_KERNELS`` environment variable; ``None`` (or
+    ``"auto"``) lifts it, handing the choice back to the variable, or to the automatic choice.
     """
     global _preference
     _preference = _check_preference(flavour, "set_preference")

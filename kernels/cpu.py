@@ -19,7 +19,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .geometry import conv_geometry
+from .geometry import col2im_geometry, conv_geometry
 from .reference import adam_update as _reference_adam_update
 from .registry import register
 
@@ -119,9 +119,7 @@ def im2col(x, kernel_size, stride, padding, dilation):
 @register("col2im", "numba")
 def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     """Numba ``col2im`` (a gather); same contract as ``reference.col2im``."""
-    g = conv_geometry(x_shape, kernel_size, stride, padding, dilation)
-    if cols.shape != g.cols_shape:
-        raise ValueError(f"cols has shape {cols.shape}, expected {g.cols_shape} for x_shape {tuple(x_shape)}")
+    g = col2im_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
     x = np.empty((g.n, g.c, g.h, g.w), dtype=cols.dtype)
     _col2im(np.ascontiguousarray(cols), g, x)
     return x

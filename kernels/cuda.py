@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .geometry import conv_geometry
+from .geometry import col2im_geometry, conv_geometry
 from .registry import register
 
 try:
@@ -113,9 +113,7 @@ def im2col(x, kernel_size, stride, padding, dilation):
 @register("col2im", "cupy")
 def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     """CuPy ``col2im``, a gather with one thread per image pixel; same contract as ``reference.col2im``."""
-    g = conv_geometry(x_shape, kernel_size, stride, padding, dilation)
-    if tuple(cols.shape) != g.cols_shape:
-        raise ValueError(f"cols has shape {tuple(cols.shape)}, expected {g.cols_shape} for x_shape {tuple(x_shape)}")
+    g = col2im_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
     x = cupy.empty((g.n, g.c, g.h, g.w), dtype=cols.dtype)
     _col2im_kernel()(cupy.ascontiguousarray(cols), *_geometry_args(g), x)
     return x

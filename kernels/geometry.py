@@ -89,3 +89,15 @@ def conv_geometry(x_shape, kernel_size, stride, padding, dilation) -> ConvGeomet
             f"{(n, c, h, w)} padded by {((pt, pb), (pl, pr))}: the output would be {oh}x{ow}"
         )
     return ConvGeometry(n, c, h, w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, oh, ow)
+
+
+def col2im_geometry(cols_shape, x_shape, kernel_size, stride, padding, dilation) -> ConvGeometry:
+    """``conv_geometry`` for ``col2im``, which also checks that ``cols`` has the matching shape."""
+    g = conv_geometry(x_shape, kernel_size, stride, padding, dilation)
+    if tuple(cols_shape) != g.cols_shape:
+        raise ValueError(
+            f"cols has shape {tuple(cols_shape)}, expected {g.cols_shape} for an image batch of shape "
+            f"{tuple(x_shape)} with kernel_size={kernel_size}, stride={stride}, padding={padding}, "
+            f"dilation={dilation}"
+        )
+    return g

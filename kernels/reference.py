@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tinygdl.backend import get_array_module
 
-from .geometry import ConvGeometry, conv_geometry
+from .geometry import ConvGeometry, col2im_geometry, conv_geometry
 from .registry import register
 
 
@@ -55,9 +55,7 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     ``x_shape`` (N, C, H, W).
     """
     xp = get_array_module(cols)
-    g = conv_geometry(x_shape, kernel_size, stride, padding, dilation)
-    if tuple(cols.shape) != g.cols_shape:
-        raise ValueError(f"cols has shape {tuple(cols.shape)}, expected {g.cols_shape} for x_shape {tuple(x_shape)}")
+    g = col2im_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
     cols = cols.reshape(g.c, g.kh, g.kw, g.n, g.oh, g.ow)
     # Accumulate in the padded (C, N, H, W) layout that mirrors im2col, then crop and transpose.
     xpad = xp.zeros((g.c, g.n, g.h + g.pt + g.pb, g.w + g.pl + g.pr), dtype=cols.dtype)
