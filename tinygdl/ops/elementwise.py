@@ -427,6 +427,19 @@ def silu(a):
 swish = silu
 
 
+class Softplus(Function):
+    """``log(1 + e^a)``, computed as ``max(a, 0) + log1p(e^-|a|)`` so it never overflows.
+
+    The derivative is written out as ``sigmoid(a)``: differentiating the formula instead would
+    add the subgradients of max and |a| at 0, both taken as 0, and give 0 where it is 1/2."""
+
+    def forward(self, a):
+        xp = _xp(a)
+        return xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
+
+    def backward(self, gy):
+        return gy * sigmoid(self.inputs[0])
+
+
 def softplus(a):
-    """``log(1 + e^a)``, computed as ``relu(a) + log1p(e^-|a|)`` so it never overflows."""
-    return relu(a) + log1p(exp(-abs(a)))
+    return Softplus()(a)
