@@ -88,22 +88,33 @@ class PowConst(Function):
 
     def backward(self, gy):
         (a,) = self.inputs
+        if self.c == 0:  # a^0 = 1 is flat; the formula below would give 0·inf = NaN at a = 0
+            return gy * 0
         if self.c == 2:
             return gy * (2 * a)
         return gy * (self.c * a ** (self.c - 1))
 
 
 class Pow(Function):
-    """``a ** b`` with a tensor exponent: d/da = b·a^(b-1), d/db = a^b·log(a) (needs a > 0)."""
+    """``a ** b`` with a tensor exponent: d/da = b·a^(b-1), d/db = a^b·log(a) (needs a > 0).
+
+    At a = 0 both formulas meet 0·inf; as in PyTorch the limits are taken instead: d/da = 0 where
+    b = 0, and d/db = 0 where b >= 0.  Replacing a by 1 at those points gives exactly these zeros."""
 
     def forward(self, a, b):
         return a**b
 
     def backward(self, gy):
         a, b = self.inputs
-        ga = gy * b * a ** (b - 1) if a.requires_grad else None
-        gb = gy * self.output() * log(a) if b.requires_grad else None
+        zero_base = a.data == 0
+        ga = gy * b * _base_or_one(a, zero_base & (b.data == 0)) ** (b - 1) if a.requires_grad else None
+        gb = gy * self.output() * log(_base_or_one(a, zero_base & (b.data >= 0))) if b.requires_grad else None
         return _grad_if(a, ga), _grad_if(b, gb)
+
+
+def _base_or_one(a: Tensor, mask):
+    """``a`` with 1 where ``mask`` is set (``a`` itself when it is set nowhere, the usual case)."""
+    return where(mask, 1.0, a) if bool(mask.any()) else a
 
 
 def add(a, b):
