@@ -7,6 +7,7 @@ The backward of a reduction broadcasts the gradient back over the axes that were
 from __future__ import annotations
 
 import builtins
+import math
 
 from .. import backend
 from ..tensor import Function, Tensor, _tensors
@@ -87,7 +88,8 @@ def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance; ``ddof=0`` (NumPy's default) divides by n, ``ddof=1`` by n-1 (PyTorch's default)."""
     axes = _normalize_axes(axis, x.ndim, "var")
     centered = x - mean(x, axes, keepdims=True)
-    return sum(centered * centered, axes, keepdims) * (1.0 / (_count(x.shape, axes) - ddof))
+    dof = _count(x.shape, axes) - ddof  # <= 0: NaN (or inf), as NumPy and PyTorch, not ZeroDivisionError
+    return sum(centered * centered, axes, keepdims) * (1.0 / dof if dof > 0 else math.inf)
 
 
 def std(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
