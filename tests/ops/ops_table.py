@@ -1,0 +1,533 @@
+"""The op table: one entry per (op, arguments) pair, as Chainer's op tests are organised.
+
+Every ``OpSpec`` says how to call the op in tinygdl (``fn``) and in PyTorch (``ref``), which input
+shapes to try (``cases``: one tuple of shapes per case, one shape per input), how to draw the
+input values (``make``: ops with a restricted domain or a kink get values that keep clear of it),
+and what to check (``grad``, ``numeric``, ``second_order``, ...).  The test modules next to this
+file turn every entry into gradient checks, PyTorch parity checks (float64 and float32) and
+second-order checks; adding an op to the library means adding a line here.
+
+Input values are float64 NumPy arrays (or integer / boolean arrays for constant inputs such as
+indices and conditions).  Float inputs are differentiated, the others are passed as constants.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+import tinygdl as tg
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # the table itself must import without torch; parity tests skip
+    torch = F = None
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    id: str                      # test id, e.g. "sum-axis1-keep"
+    op: str                      # the tinygdl function it covers (coverage test)
+    fn: Callable                 # tinygdl: fn(*tensors) -> Tensor or tuple of Tensors
+    ref: Callable | None         # torch:   ref(*tensors) -> tensor or tuple
+    cases: tuple                 # tuples of input shapes
+    make: Callable = None        # make(rng, shapes) -> list of arrays; default: standard normal
+    grad: bool = True            # differentiable? (False: sign, argmax, one_hot: no gradient at all)
+    numeric: bool = True         # finite differences valid? (False for cases sitting on a tie/kink)
+    check_backward: bool = True  # compare gradients with torch (False: degenerate cases, forward only)
+    second_order: bool = False   # run gradgradcheck
+    float32: bool = True         # run the float32 parity check
+    check_dtype: bool = True     # compare the result dtype with torch's
+    complex: bool = False        # also check the forward on complex128 inputs against torch
+    layouts: bool = True         # also try non-contiguous (transposed / strided) inputs on case 0
+
+    def __repr__(self):
+        return self.id
+
+
+def seed_of(*parts) -> int:
+    """A stable seed per test (Python's hash() of strings changes between runs)."""
+    return zlib.crc32("/".join(map(str, parts)).encode())
+
+
+def make_inputs(spec: OpSpec, case: int, seed_extra="") -> list:
+    rng = np.random.default_rng(seed_of(spec.id, case, seed_extra))
+    make = spec.make or each(normal)
+    return [np.asarray(a) for a in make(rng, spec.cases[case])]
+
+
+# --------------------------------------------------------------------------- input generators
+
+
+def each(gen):
+    """Draw every input with the same generator."""
+    return lambda rng, shapes: [gen(rng, s) for s in shapes]
+
+
+def per_input(*gens):
+    """One generator per input."""
+    return lambda rng, shapes: [g(rng, s) for g, s in zip(gens, shapes)]
+
+
+def normal(rng, shape):
+    return rng.standard_normal(shape)
+
+
+def positive(rng, shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def above(low):
+    return lambda rng, shape: rng.uniform(low, low + 2.5, shape)
+
+
+def away_from(*points, margin=0.1, scale=1.5):
+    """Normal draws, none within ``margin`` of a kink (so finite differences never straddle it)."""
+
+    def gen(rng, shape):
+        x = rng.standard_normal(shape) * scale
+        for _ in range(100):
+            bad = np.zeros(np.shape(x), dtype=bool)
+            for p in points:
+                bad |= np.abs(x - p) < margin
+            if not bad.any():
+                return x
+            x = np.where(bad, rng.standard_normal(shape) * scale, x)
+        raise RuntimeError("away_from: could not draw values clear of the kinks")
+
+    return gen
+
+
+nonzero = away_from(0.0)
+
+
+def distinct(rng, shape):
+    """All values different, at least 0.1 apart (max/min/argmax without ties)."""
+    n = int(np.prod(shape, dtype=int))
+    return ((rng.permutation(n) - n / 2) * 0.15 + rng.uniform(-0.02, 0.02, n)).reshape(shape)
+
+
+def no_ties_between(rng, shapes):
+    """Two inputs that never tie elementwise: a on a grid of step 0.2, b half a step off it."""
+    a = rng.integers(-8, 8, shapes[0]) * 0.2 + rng.uniform(-0.03, 0.03, shapes[0])
+    b = rng.integers(-8, 8, shapes[1]) * 0.2 + 0.1 + rng.uniform(-0.03, 0.03, shapes[1])
+    return [a, b]
+
+
+def small_ints(rng, shape):
+    """Values in {-1, 0, 1} as floats: plenty of ties."""
+    return rng.integers(-1, 2, shape).astype(np.float64)
+
+
+def with_zeros(rng, shape):
+    """Normal draws with about a third of them set to exactly zero (cumprod's hard case)."""
+    x = rng.standard_normal(shape)
+    flat = x.reshape(-1)
+    flat[rng.choice(flat.size, max(flat.size // 3, 1), replace=False)] = 0.0
+    return x
+
+
+def large(rng, shape):
+    """Big logits: softmax / logsumexp must not overflow."""
+    return rng.standard_normal(shape) * 30 + 500
+
+
+def mask(rng, shape):
+    return rng.random(shape) < 0.5
+
+
+def ids(high):
+    return lambda rng, shape: rng.integers(0, high, shape)
+
+
+def const(array):
+    return lambda rng, shape: np.asarray(array)
+
+
+# --------------------------------------------------------------------------- helpers for refs
+
+
+def _dims(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    return axis
+
+
+def _torch_pad(widths):
+    """numpy.pad widths ((lo0, hi0), (lo1, hi1), ...) -> F.pad's (lo_last, hi_last, ..., lo0, hi0)."""
+    flat = []
+    for lo, hi in reversed(widths):
+        flat += [lo, hi]
+    return tuple(flat)
+
+
+def _torch_index(index):
+    """A NumPy index with its arrays turned into torch tensors."""
+    def convert(p):
+        return torch.as_tensor(p) if isinstance(p, np.ndarray) else p
+
+    return tuple(convert(p) for p in index) if isinstance(index, tuple) else convert(index)
+
+
+def _by_positions(index):
+    """Reference for indices torch cannot express (negative steps): gather the flat positions that
+    NumPy selects.  torch's own index backward then does the scatter-add."""
+
+    def ref(x):
+        positions = np.arange(x.numel()).reshape(tuple(x.shape))[index]
+        return x.reshape(-1)[torch.as_tensor(np.ascontiguousarray(positions))]
+
+    return ref
+
+
+# --------------------------------------------------------------------------- the table
+
+UNARY = (((3, 4),), ((2, 1, 3),), ((),), ((5,),))
+BINARY = (((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 3), (4, 1)), ((), (2, 3)), ((3, 1), (1,)))
+R3 = (((2, 3, 4),),)  # reductions: one 3-D input, axis variety in the entries
+SPECS: list[OpSpec] = []
+
+
+def add(**kw):
+    SPECS.append(OpSpec(**kw))
+
+
+# -- arithmetic --------------------------------------------------------------------------
+add(id="add", op="add", fn=tg.add, ref=torch and torch.add, cases=BINARY, second_order=True, complex=True)
+add(id="add-operator-scalar", op="add", fn=lambda x: 2.5 + x, ref=lambda x: 2.5 + x, cases=UNARY)
+add(id="sub", op="sub", fn=tg.sub, ref=torch and torch.sub, cases=BINARY, second_order=True)
+add(id="sub-operator-rscalar", op="sub", fn=lambda x: 3.0 - x, ref=lambda x: 3.0 - x, cases=UNARY)
+add(id="mul", op="mul", fn=tg.mul, ref=torch and torch.mul, cases=BINARY, second_order=True, complex=True)
+add(id="mul-self", op="mul", fn=lambda x: x * x, ref=lambda x: x * x, cases=UNARY, second_order=True)
+add(id="mul-numpy-float64-scalar", op="mul", fn=lambda x: x * np.float64(0.1),
+    ref=lambda x: x * 0.1, cases=UNARY)
+add(id="div", op="div", fn=tg.div, ref=torch and torch.div, cases=BINARY,
+    make=per_input(normal, away_from(0.0, margin=0.5)), second_order=True)
+add(id="div-operator-rscalar", op="div", fn=lambda x: 1.0 / x, ref=lambda x: 1.0 / x, cases=UNARY,
+    make=each(away_from(0.0, margin=0.5)), second_order=True)
+add(id="neg", op="neg", fn=tg.neg, ref=torch and torch.neg, cases=UNARY, second_order=True)
+add(id="neg-operator", op="neg", fn=lambda x: -x, ref=lambda x: -x, cases=UNARY)
+# pow: tensor exponent (base > 0 so that log(base) exists), constant exponents, a number base
+add(id="pow-tensor", op="pow", fn=tg.pow, ref=torch and torch.pow, cases=BINARY,
+    make=per_input(positive, normal), second_order=True)
+for c in (2, 3, 0.5, -1.5, 1, 0):
+    add(id=f"pow-scalar{c}", op="pow", fn=lambda x, c=c: x**c, ref=lambda x, c=c: x**c, cases=UNARY,
+        make=each(positive if isinstance(c, float) else normal), second_order=True)
+add(id="pow-numpy-int-exponent", op="pow", fn=lambda x: x ** np.int64(3), ref=lambda x: x**3, cases=UNARY)
+add(id="pow-rpow-2", op="pow", fn=lambda x: 2**x, ref=lambda x: 2**x, cases=UNARY, second_order=True)
+add(id="pow-rpow-float", op="pow", fn=lambda x: 0.7**x, ref=lambda x: 0.7**x, cases=UNARY)
+
+# -- exp, log, roots, abs, sign ----------------------------------------------------------
+add(id="exp", op="exp", fn=tg.exp, ref=torch and torch.exp, cases=UNARY, second_order=True, complex=True)
+add(id="log", op="log", fn=tg.log, ref=torch and torch.log, cases=UNARY, make=each(positive),
+    second_order=True)
+add(id="log1p", op="log1p", fn=tg.log1p, ref=torch and torch.log1p, cases=UNARY, make=each(above(-0.5)),
+    second_order=True)
+add(id="sqrt", op="sqrt", fn=tg.sqrt, ref=torch and torch.sqrt, cases=UNARY, make=each(positive),
+    second_order=True)
+add(id="abs", op="abs", fn=tg.abs, ref=torch and torch.abs, cases=UNARY, make=each(nonzero),
+    second_order=True)
+add(id="abs-at-zero", op="abs", fn=tg.abs, ref=torch and torch.abs, cases=(((2, 3),),),
+    make=each(const([[0.0, 1.0, -2.0], [0.0, -0.0, 3.0]])), numeric=False, layouts=False)
+add(id="abs-method", op="abs", fn=lambda x: x.abs(), ref=lambda x: x.abs(), cases=UNARY, make=each(nonzero))
+add(id="sign", op="sign", fn=tg.sign, ref=torch and torch.sign, cases=UNARY,
+    make=each(small_ints), grad=False)
+add(id="erf", op="erf", fn=tg.erf, ref=torch and torch.erf, cases=UNARY, second_order=True)
+
+# -- selection ---------------------------------------------------------------------------
+add(id="maximum", op="maximum", fn=tg.maximum, ref=torch and torch.maximum, cases=BINARY,
+    make=no_ties_between, second_order=True)
+add(id="minimum", op="minimum", fn=tg.minimum, ref=torch and torch.minimum, cases=BINARY,
+    make=no_ties_between, second_order=True)
+# Ties: the gradient is split 0.5/0.5 between the two inputs, as torch.maximum does.
+add(id="maximum-ties", op="maximum", fn=tg.maximum, ref=torch and torch.maximum,
+    cases=(((4, 5), (4, 5)), ((4, 5), (5,))), make=each(small_ints), numeric=False, layouts=False)
+add(id="minimum-ties", op="minimum", fn=tg.minimum, ref=torch and torch.minimum,
+    cases=(((4, 5), (4, 5)), ((4, 5), (5,))), make=each(small_ints), numeric=False, layouts=False)
+add(id="clip", op="clip", fn=lambda x: tg.clip(x, -0.5, 0.8), ref=lambda x: torch.clamp(x, -0.5, 0.8),
+    cases=UNARY, make=each(away_from(-0.5, 0.8)), second_order=True)
+add(id="clip-lo", op="clip", fn=lambda x: tg.clip(x, lo=0.2), ref=lambda x: torch.clamp(x, min=0.2),
+    cases=UNARY, make=each(away_from(0.2)))
+add(id="clip-hi", op="clip", fn=lambda x: x.clamp(hi=-0.1), ref=lambda x: torch.clamp(x, max=-0.1),
+    cases=UNARY, make=each(away_from(-0.1)))
+# On the boundary the gradient passes (lo <= x <= hi), as torch.clamp.
+add(id="clip-at-bounds", op="clip", fn=lambda x: tg.clip(x, -1.0, 1.0), ref=lambda x: torch.clamp(x, -1.0, 1.0),
+    cases=(((4,),),), make=each(const([-1.0, 1.0, 0.0, 2.0])), numeric=False, layouts=False)
+add(id="where", op="where", fn=tg.where, ref=torch and torch.where,
+    cases=(((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), (3, 1)), ((3, 1), (1, 4), ()), ((2, 3, 4), (3, 4), (2, 1, 1))),
+    make=per_input(mask, normal, normal), second_order=True)
+add(id="where-scalar-branch", op="where", fn=lambda c, x: tg.where(c, x, 0.0),
+    ref=lambda c, x: torch.where(c, x, 0.0), cases=(((3, 4), (3, 4)),), make=per_input(mask, normal))
+
+# -- trigonometry and activations ------------------------------------------------------
+add(id="sin", op="sin", fn=tg.sin, ref=torch and torch.sin, cases=UNARY, second_order=True)
+add(id="cos", op="cos", fn=tg.cos, ref=torch and torch.cos, cases=UNARY, second_order=True)
+add(id="tanh", op="tanh", fn=tg.tanh, ref=torch and torch.tanh, cases=UNARY, second_order=True)
+add(id="sigmoid", op="sigmoid", fn=tg.sigmoid, ref=torch and torch.sigmoid, cases=UNARY, second_order=True)
+add(id="sigmoid-large", op="sigmoid", fn=tg.sigmoid, ref=torch and torch.sigmoid, cases=(((6,),),),
+    make=each(const([-800.0, -40.0, -1.0, 1.0, 40.0, 800.0])), layouts=False)
+add(id="relu", op="relu", fn=tg.relu, ref=torch and torch.relu, cases=UNARY, make=each(nonzero),
+    second_order=True)
+add(id="leaky_relu", op="leaky_relu", fn=tg.leaky_relu, ref=torch and F.leaky_relu, cases=UNARY,
+    make=each(nonzero), second_order=True)
+add(id="leaky_relu-0.3", op="leaky_relu", fn=lambda x: tg.leaky_relu(x, 0.3),
+    ref=lambda x: F.leaky_relu(x, 0.3), cases=UNARY, make=each(nonzero), second_order=True)
+add(id="elu", op="elu", fn=tg.elu, ref=torch and F.elu, cases=UNARY, make=each(nonzero), second_order=True)
+add(id="elu-alpha0.5", op="elu", fn=lambda x: tg.elu(x, 0.5), ref=lambda x: F.elu(x, 0.5), cases=UNARY,
+    make=each(nonzero), second_order=True)
+add(id="gelu", op="gelu", fn=tg.gelu, ref=torch and F.gelu, cases=UNARY, second_order=True)
+add(id="gelu-tanh", op="gelu", fn=lambda x: tg.gelu(x, approximate="tanh"),
+    ref=lambda x: F.gelu(x, approximate="tanh"), cases=UNARY, second_order=True)
+add(id="silu", op="silu", fn=tg.silu, ref=torch and F.silu, cases=UNARY, second_order=True)
+add(id="swish", op="swish", fn=tg.swish, ref=torch and F.silu, cases=UNARY[:1])
+add(id="softplus", op="softplus", fn=tg.softplus, ref=torch and F.softplus, cases=UNARY, make=each(nonzero),
+    second_order=True)
+add(id="softplus-wide", op="softplus", fn=tg.softplus, ref=torch and F.softplus, cases=(((6,),),),
+    make=each(const([-60.0, -15.0, -0.5, 0.5, 15.0, 19.0])), layouts=False)
+
+# At exactly 0 (kinks, and points where a formula meets 0·inf): the gradient PyTorch gives.
+# softplus is smooth at 0, so its finite differences are valid there too.
+WITH_ZERO = const([[0.0, 0.0, 1.3], [-0.7, 0.0, 2.0]])
+add(id="softplus-at-zero", op="softplus", fn=tg.softplus, ref=torch and F.softplus, cases=(((2, 3),),),
+    make=each(WITH_ZERO), second_order=True, layouts=False)
+for name, fn, ref in (("relu", tg.relu, torch and torch.relu),
+                      ("leaky_relu", lambda x: tg.leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2)),
+                      ("elu", lambda x: tg.elu(x, 0.5), lambda x: F.elu(x, 0.5)),
+                      ("sqrt", tg.sqrt, torch and torch.sqrt)):
+    add(id=f"{name}-at-zero", op=name, fn=fn, ref=ref, cases=(((2, 3),),),
+        make=each(const(np.abs(WITH_ZERO(None, None))) if name == "sqrt" else WITH_ZERO),
+        numeric=False, layouts=False)
+add(id="pow-scalar0-at-zero", op="pow", fn=lambda x: x**0, ref=lambda x: x**0, cases=(((2, 3),),),
+    make=each(WITH_ZERO), numeric=False, layouts=False)
+add(id="pow-tensor-zero-base", op="pow", fn=tg.pow, ref=torch and torch.pow, cases=(((2, 3), (2, 3)), ((2, 3), (3,))),
+    make=per_input(const([[0.0, 0.0, 0.0], [1.5, 0.0, 0.5]]), const([2.0, 0.0, -1.0])), numeric=False,
+    layouts=False)
+
+# -- reductions --------------------------------------------------------------------------
+AXES = [(None, False), (None, True), (1, False), (-1, True), ((0, 2), False), ((0, 2), True), (-3, False)]
+for name, ref in (("sum", torch and torch.sum), ("mean", torch and torch.mean)):
+    for axis, keep in AXES:
+        add(id=f"{name}-axis{axis}-keep{keep}".replace(" ", ""), op=name,
+            fn=lambda x, axis=axis, keep=keep, name=name: getattr(tg, name)(x, axis=axis, keepdims=keep),
+            ref=lambda x, axis=axis, keep=keep, ref=ref: ref(x, dim=_dims(axis, x.ndim), keepdim=keep),
+            cases=R3, second_order=True, complex=(name == "sum"))
+add(id="sum-1d-scalar", op="sum", fn=lambda x: x.sum(), ref=lambda x: x.sum(), cases=(((5,),), ((),)),
+    second_order=True)
+add(id="sum-to-bool", op="sum", fn=lambda x: tg.sum(x, 0), ref=lambda x: torch.sum(x, 0),
+    cases=(((3, 4),),), make=each(lambda rng, s: rng.standard_normal(s) > 0), check_dtype=False, grad=False)
+for stat in ("var", "std"):
+    for axis, keep in AXES[:5]:
+        for ddof in (0, 1):
+            add(id=f"{stat}-axis{axis}-keep{keep}-ddof{ddof}".replace(" ", ""), op=stat,
+                fn=lambda x, axis=axis, keep=keep, ddof=ddof, stat=stat:
+                    getattr(tg, stat)(x, axis=axis, keepdims=keep, ddof=ddof),
+                ref=lambda x, axis=axis, keep=keep, ddof=ddof, stat=stat:
+                    getattr(torch, stat)(x, dim=_dims(axis, x.ndim), correction=ddof, keepdim=keep),
+                cases=R3, second_order=True)
+# Too few elements for the correction (n - ddof <= 0): NaN / inf, as NumPy and torch, not a crash.
+add(id="var-no-degrees-of-freedom", op="var", fn=lambda x: tg.var(x, axis=0, ddof=1),
+    ref=lambda x: torch.var(x, dim=0, correction=1), cases=(((1, 3),),), numeric=False, layouts=False)
+add(id="var-negative-degrees-of-freedom", op="var", fn=lambda x: tg.var(x, axis=1, ddof=4),
+    ref=lambda x: torch.var(x, dim=1, correction=4), cases=(((2, 3),),), numeric=False, layouts=False,
+    check_backward=False)  # torch's backward then divides by n - correction < 0 unclamped: finite values
+for name, tname in (("max", "amax"), ("min", "amin")):
+    for axis, keep in AXES:
+        add(id=f"{name}-axis{axis}-keep{keep}".replace(" ", ""), op=name,
+            fn=lambda x, axis=axis, keep=keep, name=name: getattr(tg, name)(x, axis=axis, keepdims=keep),
+            ref=lambda x, axis=axis, keep=keep, tname=tname:
+                getattr(torch, tname)(x, dim=_dims(axis, x.ndim), keepdim=keep),
+            cases=R3, make=each(distinct), second_order=True)
+    # Ties share the gradient equally, as torch.amax/amin (torch.max(dim) would pick one element).
+    for axis in (None, 1, (0, 2)):
+        add(id=f"{name}-ties-axis{axis}".replace(" ", ""), op=name,
+            fn=lambda x, axis=axis, name=name: getattr(tg, name)(x, axis=axis),
+            ref=lambda x, axis=axis, tname=tname: getattr(torch, tname)(x, dim=_dims(axis, x.ndim)),
+            cases=(((2, 3, 4),),), make=each(small_ints), numeric=False, layouts=False)
+add(id="max-method-1d", op="max", fn=lambda x: x.max(), ref=lambda x: x.amax(), cases=(((7,),),),
+    make=each(distinct), second_order=True)
+for axis, keep in AXES:
+    add(id=f"logsumexp-axis{axis}-keep{keep}".replace(" ", ""), op="logsumexp",
+        fn=lambda x, axis=axis, keep=keep: tg.logsumexp(x, axis=axis, keepdims=keep),
+        ref=lambda x, axis=axis, keep=keep: torch.logsumexp(x, dim=_dims(axis, x.ndim), keepdim=keep),
+        cases=R3, second_order=True)
+add(id="logsumexp-large", op="logsumexp", fn=lambda x: tg.logsumexp(x, axis=-1),
+    ref=lambda x: torch.logsumexp(x, dim=-1), cases=(((3, 4),),), make=each(large))
+for axis in (0, 1, -1):
+    add(id=f"cumsum-axis{axis}", op="cumsum", fn=lambda x, axis=axis: tg.cumsum(x, axis),
+        ref=lambda x, axis=axis: torch.cumsum(x, dim=axis), cases=(((3, 4),), ((2, 3, 4),))[: 1 + (axis != 0)],
+        second_order=True)
+    add(id=f"cumprod-axis{axis}", op="cumprod", fn=lambda x, axis=axis: tg.cumprod(x, axis),
+        ref=lambda x, axis=axis: torch.cumprod(x, dim=axis), cases=(((3, 4),), ((2, 3, 4),))[: 1 + (axis != 0)],
+        second_order=True)
+    add(id=f"cumprod-zeros-axis{axis}", op="cumprod", fn=lambda x, axis=axis: tg.cumprod(x, axis),
+        ref=lambda x, axis=axis: torch.cumprod(x, dim=axis), cases=(((3, 4),), ((2, 3, 4),))[: 1 + (axis != 0)],
+        make=each(with_zeros), second_order=True)
+add(id="cumprod-two-zeros", op="cumprod", fn=lambda x: tg.cumprod(x, 1), ref=lambda x: torch.cumprod(x, 1),
+    cases=(((2, 5),),), make=each(const([[1.5, 0.0, 2.0, 0.0, -0.5], [0.0, 0.0, 1.0, 3.0, 0.7]])),
+    second_order=True, layouts=False)
+for name in ("argmax", "argmin"):
+    for axis, keep in ((None, False), (1, False), (-1, True), (0, True)):
+        add(id=f"{name}-axis{axis}-keep{keep}", op=name,
+            fn=lambda x, axis=axis, keep=keep, name=name: getattr(tg, name)(x, axis=axis, keepdims=keep),
+            ref=lambda x, axis=axis, keep=keep, name=name: getattr(torch, name)(x, dim=axis, keepdim=keep),
+            cases=R3, make=each(distinct), grad=False)
+
+# -- matmul ------------------------------------------------------------------------------
+add(id="matmul", op="matmul", fn=tg.matmul, ref=torch and torch.matmul,
+    cases=(((3, 4), (4, 2)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (3, 4, 2)), ((3, 4), (2, 4, 3)),
+           ((4,), (4,)), ((4,), (4, 3)), ((3, 4), (4,)), ((2, 3, 4), (4,)), ((4,), (2, 4, 3))),
+    second_order=True, complex=True)
+add(id="matmul-operator", op="matmul", fn=lambda a, b: a @ b, ref=lambda a, b: a @ b,
+    cases=(((3, 4), (4, 2)),))
+add(id="matmul-rmatmul-array", op="matmul", fn=lambda b: np.arange(6.0, dtype=b.dtype).reshape(2, 3) @ b,
+    ref=lambda b: torch.arange(6.0, dtype=b.dtype).reshape(2, 3) @ b, cases=(((3, 4),),))
+
+# -- shapes ------------------------------------------------------------------------------
+add(id="transpose-reverse", op="transpose", fn=tg.transpose, ref=lambda x: x.permute(*reversed(range(x.ndim))),
+    cases=(((2, 3, 4),), ((3, 4),), ((5,),)), second_order=True, complex=True)
+add(id="transpose-axes", op="transpose", fn=lambda x: tg.transpose(x, (1, 0, 2)),
+    ref=lambda x: x.permute(1, 0, 2), cases=R3, second_order=True)
+add(id="transpose-varargs-negative", op="transpose", fn=lambda x: x.transpose(-1, 0, 1),
+    ref=lambda x: x.permute(-1, 0, 1), cases=R3)
+add(id="permute", op="permute", fn=lambda x: tg.permute(x, (2, 0, 1)), ref=lambda x: x.permute(2, 0, 1),
+    cases=R3, second_order=True)
+add(id="swapaxes", op="swapaxes", fn=lambda x: tg.swapaxes(x, 0, -1), ref=lambda x: torch.swapaxes(x, 0, -1),
+    cases=R3)
+add(id="T", op="transpose", fn=lambda x: x.T, ref=lambda x: x.T, cases=(((3, 4),),))
+for shape in ((4, 6), (-1,), (2, -1, 3), (24,)):
+    add(id=f"reshape{shape}".replace(" ", ""), op="reshape", fn=lambda x, s=shape: tg.reshape(x, s),
+        ref=lambda x, s=shape: x.reshape(s), cases=R3, second_order=True, complex=True)
+add(id="reshape-varargs-view", op="reshape", fn=lambda x: x.view(3, 8), ref=lambda x: x.reshape(3, 8), cases=R3)
+add(id="reshape-to-scalar", op="reshape", fn=lambda x: x.reshape(()), ref=lambda x: x.reshape(()),
+    cases=(((1, 1),),), second_order=True, layouts=False)
+for start, end in ((0, -1), (1, 2), (0, 1), (-2, -1)):
+    add(id=f"flatten{start},{end}", op="flatten", fn=lambda x, s=start, e=end: tg.flatten(x, s, e),
+        ref=lambda x, s=start, e=end: torch.flatten(x, s, e), cases=R3)
+add(id="flatten-0d", op="flatten", fn=tg.flatten, ref=torch and torch.flatten, cases=(((),),))
+add(id="squeeze-all", op="squeeze", fn=tg.squeeze, ref=torch and torch.squeeze, cases=(((2, 1, 3, 1),), ((1,),)))
+add(id="squeeze-axis", op="squeeze", fn=lambda x: tg.squeeze(x, -1), ref=lambda x: torch.squeeze(x, -1),
+    cases=(((2, 1, 3, 1),),))
+add(id="squeeze-tuple", op="squeeze", fn=lambda x: x.squeeze((1, 3)), ref=lambda x: torch.squeeze(x, (1, 3)),
+    cases=(((2, 1, 3, 1),),))
+for axis in (0, 1, -1, -3):
+    add(id=f"unsqueeze{axis}", op="unsqueeze", fn=lambda x, a=axis: tg.unsqueeze(x, a),
+        ref=lambda x, a=axis: torch.unsqueeze(x, a), cases=(((3, 4),),))
+add(id="broadcast_to", op="broadcast_to", fn=lambda x: tg.broadcast_to(x, (2, 3, 4)),
+    ref=lambda x: torch.broadcast_to(x, (2, 3, 4)), cases=(((3, 1),), ((4,),), ((),), ((2, 1, 4),)),
+    second_order=True)
+add(id="expand", op="expand", fn=lambda x: x.expand(2, -1, 4), ref=lambda x: x.expand(2, -1, 4),
+    cases=(((3, 1),), ((1, 3, 4),)), second_order=True)
+add(id="sum_to", op="sum_to", fn=lambda x: tg.sum_to(x, (3, 1)), ref=lambda x: x.sum_to_size(3, 1),
+    cases=(((2, 3, 4),), ((3, 4),)), second_order=True)
+for axis in (0, 1, -1):
+    add(id=f"concatenate-axis{axis}", op="concatenate", fn=lambda *xs, a=axis: tg.concatenate(xs, axis=a),
+        ref=lambda *xs, a=axis: torch.cat(xs, dim=a),
+        cases=(((2, 3), (2, 3), (2, 3)),) if axis != 0 else (((2, 3), (1, 3)), ((1, 2, 2), (3, 2, 2), (1, 2, 2))),
+        second_order=True)
+add(id="cat", op="cat", fn=lambda a, b: tg.cat([a, b], 1), ref=lambda a, b: torch.cat([a, b], 1),
+    cases=(((2, 3), (2, 1)),))
+for axis in (0, 1, -1):
+    add(id=f"stack-axis{axis}", op="stack", fn=lambda *xs, a=axis: tg.stack(xs, axis=a),
+        ref=lambda *xs, a=axis: torch.stack(xs, dim=a), cases=(((3, 4), (3, 4), (3, 4)), ((2,), (2,))),
+        second_order=True)
+add(id="split-size", op="split", fn=lambda x: tg.split(x, 2, axis=1), ref=lambda x: torch.split(x, 2, dim=1),
+    cases=(((3, 5),),), second_order=True)
+add(id="split-sizes", op="split", fn=lambda x: tg.split(x, [1, 3, 1], axis=-1),
+    ref=lambda x: torch.split(x, [1, 3, 1], dim=-1), cases=(((2, 5),), ((2, 3, 5),)), second_order=True)
+add(id="split-one-output-used", op="split", fn=lambda x: tg.split(x, [1, 2], axis=0)[1] * 2,
+    ref=lambda x: torch.split(x, [1, 2], dim=0)[1] * 2, cases=(((3, 4),),), second_order=True)
+add(id="chunk", op="chunk", fn=lambda x: tg.chunk(x, 3), ref=lambda x: torch.chunk(x, 3), cases=(((5, 2),), ((6, 2),)))
+add(id="chunk-fewer", op="chunk", fn=lambda x: tg.chunk(x, 4, axis=1), ref=lambda x: torch.chunk(x, 4, dim=1),
+    cases=(((2, 6),),))
+for widths, value in ((((1, 2), (0, 1)), 0.0), (((0, 0), (2, 2)), 1.5), (((0, 0), (1, 0), (2, 3)), -1.0)):
+    add(id=f"pad{widths}-{value}".replace(" ", ""), op="pad", fn=lambda x, w=widths, v=value: tg.pad(x, w, v),
+        ref=lambda x, w=widths, v=value: F.pad(x, _torch_pad(w), value=v),
+        cases=(((3, 4),),) if len(widths) == 2 else R3, second_order=True)
+for axis in (None, 0, (0, -1)):
+    add(id=f"flip{axis}".replace(" ", ""), op="flip", fn=lambda x, a=axis: tg.flip(x, a),
+        ref=lambda x, a=axis: torch.flip(x, _dims(a, x.ndim) if a is None else (a if isinstance(a, tuple) else (a,))),
+        cases=(((3, 4),), ((2, 3, 4),)), second_order=True)
+for reps, axis in ((2, 0), (3, -1), (1, 1)):
+    add(id=f"repeat{reps}-axis{axis}", op="repeat", fn=lambda x, r=reps, a=axis: tg.repeat(x, r, axis=a),
+        ref=lambda x, r=reps, a=axis: torch.repeat_interleave(x, r, dim=a), cases=(((3, 4),), ((2, 3, 2),)),
+        second_order=True)
+for reps in (2, (2, 1), (1, 3), (2, 1, 3)):
+    add(id=f"tile{reps}".replace(" ", ""), op="tile", fn=lambda x, r=reps: tg.tile(x, r),
+        ref=lambda x, r=reps: x.repeat(*((1,) * (x.ndim - len(np.atleast_1d(r))) + tuple(np.atleast_1d(r)))),
+        cases=(((3, 4),),), second_order=True)
+
+# -- indexing ----------------------------------------------------------------------------
+INDICES = {
+    "slice": (slice(1, 3),),
+    "slice-step": (slice(None), slice(None, None, 2)),
+    "int": 1,
+    "int-negative-pair": (-1, 2),
+    "ellipsis-newaxis": (Ellipsis, None, slice(1, 4)),
+    "newaxis-int-ellipsis": (None, 1, Ellipsis),
+    "intarray-duplicates": np.array([0, 2, 0, 0]),
+    "intarray-2d": (slice(None), np.array([[1, 1], [0, 4]])),
+    "intarray-pairs": (np.array([0, 1, 1, 3]), np.array([2, 2, 4, 2])),
+    "intarray-negative": np.array([-1, 0, -1]),
+    "list-duplicates": [3, 3, 1],
+    "intarray-and-slice": (np.array([0, 2, 2]), slice(1, 4)),
+    "ellipsis-intarray": (Ellipsis, np.array([0, 0, 3])),
+    "boolmask-full": np.array([[True, False, True, False, True]] * 2 + [[False] * 5, [True] * 5]),
+    "boolmask-rows": np.array([True, False, True, True]),
+    "boolmask-cols": (slice(None), np.array([False, True, True, False, True])),
+}
+for name, index in INDICES.items():
+    add(id=f"getitem-{name}", op="getitem", fn=lambda x, i=index: x[i],
+        ref=lambda x, i=index: x[_torch_index(i)], cases=(((4, 5),),), second_order=True)
+# Negative steps: torch has none, so the reference gathers NumPy's selected positions.
+for name, index in {"negative-step": (slice(None, None, -1), slice(3, 0, -2)),
+                    "negative-step-1d": slice(None, None, -1),
+                    "negative-step-int": (2, slice(None, None, -3))}.items():
+    add(id=f"getitem-{name}", op="getitem", fn=lambda x, i=index: tg.getitem(x, i), ref=_by_positions(index),
+        cases=(((4, 5),),) if name != "negative-step-1d" else (((6,),),), second_order=True)
+add(id="getitem-tensor-index", op="getitem", fn=lambda x: x[tg.tensor(np.array([1, 1, 0]))],
+    ref=lambda x: x[torch.tensor([1, 1, 0])], cases=(((4, 5),),), second_order=True)
+add(id="getitem-3d-mixed", op="getitem", fn=lambda x: x[1:, np.array([0, 2, 0]), ::2],
+    ref=lambda x: x[1:, torch.tensor([0, 2, 0]), ::2], cases=(((3, 4, 5),),), second_order=True)
+
+# -- neural-network ops -------------------------------------------------------------------
+for axis in (-1, 0, 1):
+    add(id=f"softmax-axis{axis}", op="softmax", fn=lambda x, a=axis: tg.softmax(x, a),
+        ref=lambda x, a=axis: F.softmax(x, dim=a), cases=R3 + (((3, 4),),), second_order=True)
+    add(id=f"log_softmax-axis{axis}", op="log_softmax", fn=lambda x, a=axis: tg.log_softmax(x, a),
+        ref=lambda x, a=axis: F.log_softmax(x, dim=a), cases=R3 + (((3, 4),),), second_order=True)
+add(id="softmax-large", op="softmax", fn=tg.softmax, ref=lambda x: F.softmax(x, dim=-1), cases=(((3, 4),),),
+    make=each(large))
+add(id="log_softmax-large", op="log_softmax", fn=tg.log_softmax, ref=lambda x: F.log_softmax(x, dim=-1),
+    cases=(((3, 4),),), make=each(large))
+add(id="one_hot", op="one_hot", fn=lambda i: tg.one_hot(i, 5), ref=lambda i: F.one_hot(i, 5),
+    cases=(((2, 3),), ((4,),)), make=each(ids(5)), grad=False, check_dtype=False)
+add(id="embedding", op="embedding", fn=tg.embedding, ref=torch and F.embedding,
+    cases=(((2, 3), (4, 3)), ((5,), (4, 2))), make=per_input(ids(4), normal), second_order=True)
+add(id="embedding-repeated", op="embedding", fn=tg.embedding, ref=torch and F.embedding,
+    cases=(((2, 3), (4, 3)),), make=per_input(const([[0, 2, 0], [0, 1, 2]]), normal), second_order=True)
+
+# -- dtype cast (differentiable between float types) --------------------------------------
+add(id="astype-roundtrip", op="astype", fn=lambda x: x.astype(np.float32).astype(x.dtype) * 1.0,
+    ref=lambda x: x.float().to(x.dtype) * 1.0, cases=UNARY[:1], float32=True, numeric=False)
+add(id="to_device_op-cpu", op="to_device_op", fn=lambda x: tg.ops.to_device_op(x, "cpu") * 2,
+    ref=lambda x: x.to("cpu") * 2, cases=UNARY[:2], second_order=True)
+
+SPEC_BY_ID = {s.id: s for s in SPECS}
+assert len(SPEC_BY_ID) == len(SPECS), "duplicate op spec ids"
+
+# Public ops tested elsewhere than in the table (with the file that does it).
+TESTED_ELSEWHERE = {
+    "dropout": "test_nn_ops.py",
+    **{name: "test_creation_and_random.py" for name in ("manual_seed", "randn", "rand", "randint", "normal", "uniform",
+                                           "bernoulli", "permutation")},
+    **{name: "test_creation_and_random.py" for name in ("zeros", "ones", "full", "zeros_like", "ones_like", "arange",
+                                             "linspace", "eye")},
+}
