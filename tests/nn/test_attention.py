@@ -180,9 +180,12 @@ def test_gradcheck(float64, rng):
 
 def test_shape_errors_name_the_layer():
     mha = nn.MultiHeadAttention(4, num_heads=2)
-    with pytest.raises(ValueError, match=r"MultiHeadAttention\(embed_dim=4.*query of shape \(N, T, 4\), got \(2, 3, 5\)"):
+    message = r"MultiHeadAttention\(embed_dim=4.*query of shape \(N, T, 4\), got \(2, 3, 5\)"
+    with pytest.raises(ValueError, match=message):
         mha(tinygdl.zeros(2, 3, 5))
     with pytest.raises(ValueError, match=r"key \(2, 4, 4\) and value \(2, 5, 4\)"):
         mha(tinygdl.zeros(2, 3, 4), tinygdl.zeros(2, 5, 4), tinygdl.zeros(2, 4, 4))
+    with pytest.raises(ValueError, match=r"mask of shape \(3, 4\) does not fit .* \(2, 2, 3, 3\)"):
+        mha(tinygdl.zeros(2, 3, 4), mask=np.ones((3, 4), bool))
     with pytest.raises(ValueError, match=r"Projection\(\(4,\) -> \(2, 2\)"):
         mha.query(tinygdl.zeros(3, 5))

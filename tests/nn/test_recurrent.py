@@ -57,7 +57,8 @@ def test_matches_pytorch(batch_first, with_state, torch, rng, float64):
 
     txs = [torch.tensor(x, requires_grad=True)] + [torch.tensor(s[None], requires_grad=True) for s in state]
     t_out, (t_h, t_c) = theirs(txs[0], (txs[1], txs[2]) if with_state else None)
-    t_loss = (t_out * torch.tensor(g_out)).sum() + (t_h[0] * torch.tensor(g_h)).sum() + (t_c[0] * torch.tensor(g_c)).sum()
+    t_loss = ((t_out * torch.tensor(g_out)).sum() + (t_h[0] * torch.tensor(g_h)).sum()
+              + (t_c[0] * torch.tensor(g_c)).sum())
     t_loss.backward()
 
     close = dict(rtol=1e-10, atol=1e-12)

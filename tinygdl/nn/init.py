@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import backend
 from ..tensor import Tensor
 

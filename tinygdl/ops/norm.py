@@ -32,7 +32,7 @@ class Standardize(Function):
     """``x̂ = (x − mean(x)) / sqrt(var(x) + ε)`` over ``axes`` (statistics kept with keepdims).
 
     Backward (Ioffe & Szegedy 2015, §3, with the γ, β terms left to the affine ops): with
-    ``g = dL/dx̂`` and n the number of elements each statistic averages,
+    ``g = dL/dx̂``, ``σ = sqrt(var + ε)`` and the means taken over ``axes``,
 
         dL/dx = (1/σ) · (g − mean(g) − x̂ · mean(g · x̂))
 
@@ -113,7 +113,8 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight=None, bias
         xp = backend.get_array_module(x.data)
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         inv_std = (1.0 / xp.sqrt(running_var.data + eps)).astype(x.dtype).reshape(shape)
-        x_hat = x * _const(inv_std) + _const(-running_mean.data.reshape(shape) * inv_std)
+        shift = (-running_mean.data.reshape(shape) * inv_std).astype(x.dtype)
+        x_hat = x * _const(inv_std) + _const(shift)
     return _channel_affine(x_hat, weight, bias)
 
 

@@ -128,6 +128,9 @@ def _masked(scores: Tensor, mask, causal: bool) -> Tensor:
     allowed = None
     if mask is not None:
         m = backend.to_device(mask.data if isinstance(mask, Tensor) else mask, scores.device)
+        if m.ndim not in (2, 3, 4) or m.shape[-2:] != scores.shape[-2:]:
+            raise ValueError(f"MultiHeadAttention: a mask of shape {m.shape} does not fit the attention scores "
+                             f"(N, heads, T, S) = {scores.shape}; expected (T, S), (N, T, S) or (N, heads, T, S)")
         if m.ndim == 3:
             m = m[:, None]  # (N, T, S): the same mask for every head
         if m.dtype == bool:

@@ -120,8 +120,8 @@ class LayerNorm(Module):
 
     def forward(self, x):
         if x.shape[x.ndim - len(self.normalized_shape):] != self.normalized_shape:
-            raise ValueError(f"{self!r}: expected an input of shape (..., {', '.join(map(str, self.normalized_shape))}), "
-                             f"got {x.shape}")
+            trailing = ", ".join(map(str, self.normalized_shape))
+            raise ValueError(f"{self!r}: expected an input of shape (..., {trailing}), got {x.shape}")
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
