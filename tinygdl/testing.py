@@ -136,9 +136,10 @@ def _check_directional(name, inputs, checked, analytic, loss, eps, atol, rtol, d
 
 def _compare(name, what, analytic, numeric, atol, rtol):
     error = np.abs(analytic - numeric)
-    bad = error > atol + rtol * np.abs(numeric)
+    bad = ~(error <= atol + rtol * np.abs(numeric))  # "not close" rather than "far": NaN fails too
     if bad.any():
-        worst = np.unravel_index(np.argmax(error - rtol * np.abs(numeric)), error.shape)
+        excess = np.where(np.isnan(error), np.inf, error - rtol * np.abs(numeric))
+        worst = np.unravel_index(np.argmax(excess), error.shape)
         a, n = analytic[worst], numeric[worst]
         raise GradcheckError(
             f"gradcheck failed for {name}, {what}, element {tuple(int(w) for w in worst)}: "
