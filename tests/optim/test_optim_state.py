@@ -29,7 +29,7 @@ def gradients(step, ps):
 def run(opt, ps, steps):
     for step in steps:
         for p, g in zip(ps, gradients(step, ps)):
-            p.grad = Tensor(g)
+            p.grad = Tensor(g, device=p.device)
         opt.step()
 
 
@@ -93,6 +93,30 @@ def test_loading_into_a_different_optimizer_layout_fails():
         optim.Adam([{"params": ps[:1]}, {"params": ps[1:]}]).load_state_dict(state)
     with pytest.raises(ValueError, match="shape"):
         optim.Adam([Parameter(np.zeros((2, 3))), *ps[1:]]).load_state_dict(state)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", ROUND_TRIP_CASES)
+def test_cuda_parameters_follow_the_cpu_and_their_state_round_trips(case):
+    build = ROUND_TRIP_CASES[case]
+    on_cpu = params()
+    on_gpu = [Parameter(p.numpy().copy(), device="cuda") for p in on_cpu]
+    cpu_opt, gpu_opt = build(on_cpu), build(on_gpu)
+    run(cpu_opt, on_cpu, range(3))
+    run(gpu_opt, on_gpu, range(3))
+    for a, b in zip(on_gpu, on_cpu):
+        assert a.device.type == "cuda"
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-15)
+    state = gpu_opt.state_dict()
+    assert all(isinstance(v, np.ndarray) for k, v in state.items() if k.startswith("state.") and not k.endswith("step"))
+    resumed = [Parameter(p.numpy().copy(), device="cuda") for p in on_gpu]
+    opt = build(resumed)
+    opt.load_state_dict(state)
+    assert all(tinygdl.backend.is_cupy_array(v) for s in opt.state.values() for v in s.values() if not isinstance(v, int))
+    run(opt, resumed, range(3, 5))
+    run(cpu_opt, on_cpu, range(3, 5))
+    for a, b in zip(resumed, on_cpu):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-15)
 
 
 # --------------------------------------------------------------------------- which parameters move
