@@ -70,7 +70,9 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", direc
     inputs = [_float64(x) for x in inputs]
     rng = np.random.default_rng(seed + 1)
     outputs = _as_tuple(fn(*inputs))
-    cotangents = [_like(rng.standard_normal(y.shape), y).requires_grad_() for y in outputs]
+    cotangents = [_like(rng.standard_normal(y.shape), y) for y in outputs]
+    # integer outputs (indices) have no gradient: their cotangents stay constants, as in gradcheck
+    cotangents = [v.requires_grad_() if v.dtype.kind == "f" else v for v in cotangents]
     n = len(inputs)
 
     def first_order(*args):
