@@ -132,6 +132,27 @@ def test_directional_mode_reports_a_direction():
         gradcheck(square_missing_factor, [_x()], mode="directional")
 
 
+class SquareWithNaN(Function):
+    """x² whose backward is right except for a NaN at element 3."""
+
+    def forward(self, a):
+        return a * a
+
+    def backward(self, gy):
+        coefficient = 2 * self.inputs[0].data
+        coefficient[3] = np.nan
+        return gy * tg.Tensor(coefficient)
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_a_nan_gradient_fails(mode):
+    """Comparisons with NaN are False: a naive "error > tolerance" test would let NaN through."""
+    with pytest.raises(GradcheckError, match="analytic nan"):
+        gradcheck(lambda a: SquareWithNaN()(a), [_x((5,))], mode=mode)
+    with pytest.raises(GradcheckError, match=r"element \(3,\)"):
+        gradcheck(lambda a: SquareWithNaN()(a), [_x((5,))], mode="full")
+
+
 def test_gradcheck_rejects_an_unknown_mode():
     with pytest.raises(ValueError, match="mode must be"):
         gradcheck(lambda a: a * 2, [_x()], mode="fast")
@@ -175,6 +196,13 @@ def test_gradgradcheck_passes_correct_functions():
     assert gradgradcheck(lambda a, b: a * a * b, [x, y])
     assert gradgradcheck(lambda a: (a * 2, tg.exp(a).sum()), [x])  # a linear output among them
     assert gradgradcheck(lambda a, b: a @ b.reshape(4, 1), [x, y], mode="directional")
+
+
+def test_gradgradcheck_accepts_integer_outputs_like_gradcheck():
+    """A function that also returns indices (argmax): their cotangents stay constants."""
+    x = _x((5,))
+    assert gradcheck(lambda a: (a * a, tg.argmax(a)), [x])
+    assert gradgradcheck(lambda a: (a * a, tg.argmax(a)), [x])
 
 
 def test_gradgradcheck_catches_a_backward_that_is_not_differentiable():
