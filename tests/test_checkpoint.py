@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinygdl
-from tinygdl import backend
+from tinygdl import backend, nn
 from tinygdl.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinygdl.data import ArrayDataset, DataLoader
 from tinygdl.nn import Module, Parameter
@@ -136,6 +136,51 @@ def test_interrupt_without_out_dir_says_nothing_was_saved(capsys):
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(1)
     assert "nothing saved" in capsys.readouterr().err
+
+
+def make_gan_trainer(init_seed=0, critic_steps=2):
+    """A WGAN-shaped run from the real layers: two models (batch-norm running statistics in the
+    generator, dropout in the critic), two Adams, several critic steps per batch, fresh noise each."""
+    tinygdl.manual_seed(init_seed)
+    generator = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.LeakyReLU(0.2), nn.Linear(8, 2))
+    critic = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Linear(8, 1))
+    g_opt = Adam(generator.parameters(), lr=1e-2, betas=(0.5, 0.9), eps_convention="keras")
+    c_opt = Adam(critic.parameters(), lr=1e-2, betas=(0.5, 0.9), eps_convention="keras")
+    real_data = np.random.default_rng(2).normal(loc=3.0, size=(24, 2)).astype(np.float32)
+    loader = DataLoader(ArrayDataset(real_data), batch_size=8, shuffle=True, seed=4)
+
+    def step(batch):
+        (real,) = batch
+        for _ in range(critic_steps):
+            fake = generator(tinygdl.randn(len(real), 2)).detach()
+            c_loss = critic(fake).mean() - critic(real).mean()
+            c_opt.zero_grad()
+            c_loss.backward()
+            c_opt.step()
+        g_loss = -critic(generator(tinygdl.randn(len(real), 2))).mean()
+        g_opt.zero_grad()
+        g_loss.backward()
+        g_opt.step()
+        return {"c_loss": c_loss, "g_loss": g_loss}
+
+    return Trainer(step, loader, {"generator": generator, "critic": critic},
+                   {"generator": g_opt, "critic": c_opt}, progress=False)
+
+
+def full_state(trainer):
+    return [t.numpy().copy() for model in trainer.models.values() for t in model.state_dict().values()]
+
+
+def test_a_gan_with_two_optimizers_resumes_exactly(tmp_path):
+    straight = make_gan_trainer()
+    straight.fit(3)
+    first = make_gan_trainer()
+    first.fit(1)
+    path = first.save_checkpoint(tmp_path / "gan.npz")
+    resumed = make_gan_trainer(init_seed=8)
+    resumed.fit(3, resume=path)
+    assert_identical(full_state(resumed), full_state(straight))  # weights and batch-norm running statistics
+    assert resumed.history.to_dict() == straight.history.to_dict()
 
 
 # --------------------------------------------------------------------------- the file
