@@ -356,8 +356,12 @@ def tanh(a):
 
 class Sigmoid(Function):
     def forward(self, a):
-        # 0.5·tanh(a/2) + 0.5 equals 1/(1+e^-a) but never overflows for large |a|.
-        return _xp(a).tanh(a * 0.5) * 0.5 + 0.5
+        # 1/(1+e^-a) for a >= 0 and e^a/(1+e^a) for a < 0, both through e^-|a| <= 1: nothing
+        # overflows, and the small values of the left tail keep their relative precision (the
+        # shorter 0.5·tanh(a/2) + 0.5 cancels to exactly 0 from a ≈ -17 in float32).
+        xp = _xp(a)
+        e = xp.exp(-xp.abs(a))
+        return xp.where(a >= 0, 1, e) / (1 + e)
 
     def backward(self, gy):
         y = self.output()
