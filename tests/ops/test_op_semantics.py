@@ -93,6 +93,20 @@ def test_gradients_at_zero():
     assert _grad(lambda t: t**0, z)[0] == 0.0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_keeps_its_relative_precision_in_the_tails(dtype):
+    """sigmoid(-20) is 2e-9, not 0: log(sigmoid(x)) must stay finite and right (as torch's)."""
+    x_np = np.array([-80.0, -40.0, -20.0, -17.0, -12.0, -3.0, 0.0, 3.0, 12.0, 40.0], dtype=dtype)
+    x, t = tg.Tensor(x_np, requires_grad=True), torch.from_numpy(x_np).requires_grad_()
+    y, r = tg.sigmoid(x), torch.sigmoid(t)
+    rtol = 1e-6 if dtype == np.float32 else 1e-14
+    assert_close(y, r, rtol=rtol)  # relative error only: no atol to hide tiny values
+    assert_close(tg.grad(y.sum(), [x])[0], torch.autograd.grad(r.sum(), [t])[0], rtol=rtol)
+    left = x_np[1:3].astype(np.float64)
+    assert_close(tg.log(tg.sigmoid(tg.Tensor(x_np[1:3]))), left - np.log1p(np.exp(left)), rtol=rtol)
+    assert y.dtype == dtype
+
+
 def test_clip_passes_the_gradient_on_its_bounds():
     assert_close(_grad(lambda t: tg.clip(t, -1.0, 1.0), np.array([-1.0, 1.0, 1.5, -2.0])), [1, 1, 0, 0])
 
