@@ -78,6 +78,7 @@ def _install_tensor_methods():
         )
     }
     methods["abs"] = abs
+    methods["permute"] = permute  # an alias of transpose: the __name__ key above says "transpose"
     methods["T"] = property(lambda self: transpose(self))
     methods["view"] = reshape
     methods["clamp"] = clip
