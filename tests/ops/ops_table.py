@@ -494,6 +494,8 @@ for name, index in {"negative-step": (slice(None, None, -1), slice(3, 0, -2)),
         cases=(((4, 5),),) if name != "negative-step-1d" else (((6,),),), second_order=True)
 add(id="getitem-tensor-index", op="getitem", fn=lambda x: x[tg.tensor(np.array([1, 1, 0]))],
     ref=lambda x: x[torch.tensor([1, 1, 0])], cases=(((4, 5),),), second_order=True)
+add(id="getitem-mask-from-comparison", op="getitem", fn=lambda x: x[x > 0], ref=lambda x: x[x > 0],
+    cases=(((4, 5),), ((7,),)), make=each(nonzero), second_order=True)
 add(id="getitem-3d-mixed", op="getitem", fn=lambda x: x[1:, np.array([0, 2, 0]), ::2],
     ref=lambda x: x[1:, torch.tensor([0, 2, 0]), ::2], cases=(((3, 4, 5),),), second_order=True)
 

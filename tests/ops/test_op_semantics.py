@@ -57,6 +57,35 @@ def test_squeeze_of_an_axis_that_is_not_1_raises():
         tg.squeeze(tg.Tensor(X), 0)
 
 
+def test_tensor_repeat_method_is_numpy_repeat_not_torch_repeat():
+    """x.repeat is numpy.repeat (torch.repeat_interleave); torch's Tensor.repeat is tinygdl.tile."""
+    x = tg.Tensor(X)
+    assert_close(x.repeat(2, 1), np.repeat(X, 2, axis=1))
+    assert_close(x.tile((2, 1)), torch.from_numpy(X).repeat(2, 1))
+
+
+def test_tensor_methods_are_the_functions():
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((2, 3, 4)))
+    pairs = [
+        (x.sum(axis=1), tg.sum(x, 1)), (x.mean(), tg.mean(x)), (x.var(axis=-1, ddof=1), tg.var(x, -1, ddof=1)),
+        (x.std(), tg.std(x)), (x.max(axis=0), tg.max(x, 0)), (x.min(), tg.min(x)),
+        (x.logsumexp(axis=2), tg.logsumexp(x, 2)), (x.cumsum(1), tg.cumsum(x, 1)), (x.cumprod(2), tg.cumprod(x, 2)),
+        (x.argmax(axis=1), tg.argmax(x, 1)), (x.argmin(), tg.argmin(x)), (x.exp(), tg.exp(x)),
+        (x.abs().log(), tg.log(tg.abs(x))), (x.abs().sqrt(), tg.sqrt(tg.abs(x))), (x.abs().log1p(), tg.log1p(tg.abs(x))),
+        (x.tanh(), tg.tanh(x)), (x.sigmoid(), tg.sigmoid(x)), (x.relu(), tg.relu(x)), (x.sin(), tg.sin(x)),
+        (x.cos(), tg.cos(x)), (x.sign(), tg.sign(x)), (x.clip(-0.5, 0.5), tg.clip(x, -0.5, 0.5)),
+        (x.reshape(4, 6), tg.reshape(x, (4, 6))), (x.view(-1), tg.reshape(x, -1)), (x.flatten(1), tg.flatten(x, 1)),
+        (x.transpose(), tg.transpose(x)), (x.permute(1, 0, 2), tg.permute(x, (1, 0, 2))),
+        (x.swapaxes(0, 2), tg.swapaxes(x, 0, 2)), (x.unsqueeze(1).squeeze(), x), (x.flip(0), tg.flip(x, 0)),
+        (x[:, :1].expand(2, 3, 4), tg.broadcast_to(x[:, :1], (2, 3, 4))), (x.matmul(x.swapaxes(1, 2)), tg.matmul(x, tg.swapaxes(x, 1, 2))),
+        (x.pow(2), x * x), (x.softmax(0), tg.softmax(x, 0)), (x.log_softmax(), tg.log_softmax(x)),
+        (x.astype(np.float32), tg.astype(x, np.float32)),
+    ]
+    for method, function in pairs:
+        assert method.shape == function.shape and method.dtype == function.dtype
+        assert_close(method, function, rtol=1e-15)
+
+
 def test_pad_widths_are_numpy_pairs_per_axis():
     y = tg.pad(tg.Tensor(X), ((1, 0), (0, 2)), 9.0)
     assert_close(y, np.pad(X, ((1, 0), (0, 2)), constant_values=9.0))
