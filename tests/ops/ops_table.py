@@ -13,7 +13,6 @@ indices and conditions).  Float inputs are differentiated, the others are passed
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass
 from typing import Callable
@@ -252,6 +251,8 @@ add(id="maximum-ties", op="maximum", fn=tg.maximum, ref=torch and torch.maximum,
     cases=(((4, 5), (4, 5)), ((4, 5), (5,))), make=each(small_ints), numeric=False, layouts=False)
 add(id="minimum-ties", op="minimum", fn=tg.minimum, ref=torch and torch.minimum,
     cases=(((4, 5), (4, 5)), ((4, 5), (5,))), make=each(small_ints), numeric=False, layouts=False)
+add(id="maximum-scalar", op="maximum", fn=lambda x: tg.maximum(x, 0.0),
+    ref=lambda x: torch.maximum(x, torch.zeros((), dtype=x.dtype)), cases=UNARY, make=each(nonzero))
 add(id="clip", op="clip", fn=lambda x: tg.clip(x, -0.5, 0.8), ref=lambda x: torch.clamp(x, -0.5, 0.8),
     cases=UNARY, make=each(away_from(-0.5, 0.8)), second_order=True)
 add(id="clip-lo", op="clip", fn=lambda x: tg.clip(x, lo=0.2), ref=lambda x: torch.clamp(x, min=0.2),
@@ -527,9 +528,8 @@ assert len(SPEC_BY_ID) == len(SPECS), "duplicate op spec ids"
 
 # Public ops tested elsewhere than in the table (with the file that does it).
 TESTED_ELSEWHERE = {
-    "dropout": "test_nn_ops.py",
-    **{name: "test_creation_and_random.py" for name in ("manual_seed", "randn", "rand", "randint", "normal", "uniform",
-                                           "bernoulli", "permutation")},
-    **{name: "test_creation_and_random.py" for name in ("zeros", "ones", "full", "zeros_like", "ones_like", "arange",
-                                             "linspace", "eye")},
+    "dropout": "test_ops_neural.py",
+    **{name: "test_ops_creation_random.py" for name in (
+        "manual_seed", "randn", "rand", "randint", "normal", "uniform", "bernoulli", "permutation",
+        "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace", "eye")},
 }
