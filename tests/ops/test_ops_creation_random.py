@@ -129,3 +129,9 @@ def test_randint():
 def test_permutation():
     tg.manual_seed(0)
     assert sorted(tg.permutation(10).tolist()) == list(range(10))
+
+
+def test_the_float64_fixture_sets_the_default_dtype(float64, rng):
+    assert tg.get_default_dtype() == np.float64 and float64 is np.float64
+    assert tg.tensor([0.5]).dtype == np.float64 and tg.randn(2).dtype == np.float64
+    assert rng.standard_normal() == np.random.default_rng(0).standard_normal()  # the rng fixture is seeded
