@@ -258,7 +258,7 @@ def test_backward_of_mixed_precision_keeps_each_inputs_dtype():
     b = tensor(np.ones(3, dtype=np.float64), requires_grad=True)
     (a * b).sum().backward()
     assert b.grad.dtype == np.float64
-    assert a.grad.shape == (3,)
+    assert a.grad.dtype == np.float32 and a.grad.shape == (3,)
 
 
 def test_graph_is_freed_after_backward():

@@ -71,11 +71,13 @@ class Checkpoint:
         """Copy the saved state into live objects, matched by name.
 
         Every model and optimizer passed must be in the checkpoint (and the other way round);
+        ``optimizers=None`` restores the models only (to sample from them);
         ``loaders`` get their epoch and shuffling seed back; ``rng=True`` restores the random
         generator, so that dropout masks and noise continue as if training had never stopped.
         """
         _check_names("model", self.models, models, self.path)
-        _check_names("optimizer", self.optimizers, optimizers or {}, self.path)
+        if optimizers is not None:
+            _check_names("optimizer", self.optimizers, optimizers, self.path)
         for name, model in models.items():
             model.load_state_dict(self.models[name])
         for name, optimizer in (optimizers or {}).items():

@@ -253,8 +253,9 @@ class Tensor:
 
 def _as_array(data, dtype=None, device=None):
     """Turn arrays, scalars and nested lists into an array of the requested dtype and device."""
-    if backend.is_cupy_array(data) or isinstance(data, np.ndarray):
-        array = data if dtype is None else data.astype(dtype, copy=False)
+    if backend.is_cupy_array(data) or isinstance(data, (np.ndarray, np.generic)):  # arrays keep their dtype
+        array = np.asarray(data) if isinstance(data, np.generic) else data
+        array = array if dtype is None else array.astype(dtype, copy=False)
     else:
         array = np.asarray(data, dtype=dtype)
         if dtype is None and array.dtype.kind == "f":
@@ -421,7 +422,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     heap, queued = [], set()
 
     def send(x: Tensor, gx: Tensor):
-        """Deliver one gradient contribution to tensor ``x``."""
+        """Deliver one gradient contribution to tensor ``x`` (in x's dtype, as PyTorch does)."""
+        if gx.dtype != x.dtype:
+            gx = gx.astype(x.dtype)
         if wanted is not None and id(x) in wanted:
             wanted[id(x)] = gx if wanted[id(x)] is None else wanted[id(x)] + gx
         f = x.creator
