@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 import tinygdl as tg
 from tinygdl.testing import assert_close
 
-from ops_table import SPEC_BY_ID
+from tinygdl.checks.ops import SPEC_BY_ID
 
 torch = pytest.importorskip("torch")
 

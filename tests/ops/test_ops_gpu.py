@@ -9,7 +9,7 @@ import pytest
 import tinygdl as tg
 from tinygdl.testing import assert_close
 
-from ops_table import SPEC_BY_ID, make_inputs, seed_of
+from tinygdl.checks.ops import SPEC_BY_ID, make_inputs, seed_of
 
 GPU_SPECS = [
     "add", "mul", "div", "pow-tensor", "exp", "log", "sqrt", "abs", "maximum", "maximum-ties", "clip", "where",

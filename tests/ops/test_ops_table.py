@@ -1,4 +1,4 @@
-"""Every entry of the op table (ops_table.py) through the same four checks:
+"""Every entry of the op table (``tinygdl/checks/ops.py``) through the same four checks:
 
 1. ``gradcheck`` in float64 (finite differences) on every case, plus non-contiguous inputs;
 2. forward and backward parity with PyTorch on the CPU, float64 (~1e-10) and float32 (~1e-5),
@@ -17,7 +17,15 @@ import pytest
 import tinygdl as tg
 from tinygdl.testing import assert_close, gradcheck, gradgradcheck
 
-from ops_table import SPECS, TESTED_ELSEWHERE, make_inputs, seed_of
+from tinygdl.checks.ops import SPECS, make_inputs, seed_of
+
+# Public ops tested elsewhere than in the table (with the file that does it).
+TESTED_ELSEWHERE = {
+    "dropout": "test_ops_neural.py",
+    **{name: "test_ops_creation_random.py" for name in (
+        "manual_seed", "randn", "rand", "randint", "normal", "uniform", "bernoulli", "permutation",
+        "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace", "eye")},
+}
 
 LAYOUTS = ("transposed", "strided")
 

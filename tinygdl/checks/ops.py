@@ -1,11 +1,13 @@
 """The op table: one entry per (op, arguments) pair, as Chainer's op tests are organised.
 
-Every ``OpSpec`` says how to call the op in tinygdl (``fn``) and in PyTorch (``ref``), which input
+It serves two masters: ``tinygdl gradcheck`` runs every entry's gradient checks, and the test
+suite (``tests/ops/``) turns every entry into gradient checks, PyTorch parity checks and
+second-order checks.  Every ``OpSpec`` says how to call the op in tinygdl (``fn``) and in PyTorch (``ref``), which input
 shapes to try (``cases``: one tuple of shapes per case, one shape per input), how to draw the
 input values (``make``: ops with a restricted domain or a kink get values that keep clear of it),
 and what to check (``grad``, ``numeric``, ``second_order``, ...).  The test modules next to this
-file turn every entry into gradient checks, PyTorch parity checks (float64 and float32) and
-second-order checks; adding an op to the library means adding a line here.
+package's tests turn every entry into gradient checks, PyTorch parity checks (float64 and
+float32) and second-order checks; adding an op to the library means adding a line here.
 
 Input values are float64 NumPy arrays (or integer / boolean arrays for constant inputs such as
 indices and conditions).  Float inputs are differentiated, the others are passed as constants.
@@ -525,11 +527,3 @@ add(id="to_device_op-cpu", op="to_device_op", fn=lambda x: tg.ops.to_device_op(x
 
 SPEC_BY_ID = {s.id: s for s in SPECS}
 assert len(SPEC_BY_ID) == len(SPECS), "duplicate op spec ids"
-
-# Public ops tested elsewhere than in the table (with the file that does it).
-TESTED_ELSEWHERE = {
-    "dropout": "test_ops_neural.py",
-    **{name: "test_ops_creation_random.py" for name in (
-        "manual_seed", "randn", "rand", "randint", "normal", "uniform", "bernoulli", "permutation",
-        "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace", "eye")},
-}

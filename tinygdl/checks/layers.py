@@ -1,0 +1,95 @@
+"""The layer table: every layer of ``tinygdl.nn`` with a small configuration and input to check.
+
+``tinygdl gradcheck`` (and ``tests/test_checks.py``) differentiate each layer with respect to its
+input *and* every parameter, in float64, against finite differences (``tinygdl.testing``), and
+second-order for the layers a gradient penalty goes through.  A test fails if a layer class has
+no entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .. import nn
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    id: str
+    build: Callable  # () -> Module (called with float64 as the default dtype)
+    inputs: tuple  # input shapes (one per forward argument)
+    make: Callable | None = None  # make(rng, shapes) -> arrays; default: standard normal floats
+    call: Callable | None = None  # call(module, *tensors) -> Tensor; default: module(*tensors)
+    second_order: bool = False  # run gradgradcheck too
+    train: bool = True  # training mode (batch statistics, dropout) or eval mode
+    covers: tuple = field(default=())  # extra layer class names this entry exercises
+
+    def __repr__(self):
+        return self.id
+
+
+def _ints(high):
+    return lambda rng, shapes: [rng.integers(0, high, shapes[0])]
+
+
+def _away_from_zero(rng, shapes):
+    """Inputs kept clear of the kink at 0 (ReLU family, max-pooling ties)."""
+    return [np.sign(x) * (np.abs(x) + 0.1) for x in (rng.standard_normal(s) for s in shapes)]
+
+
+def _distinct(rng, shapes):
+    """Well-separated values, so that max-pooling never sees a tie."""
+    n = int(np.prod(shapes[0]))
+    return [(rng.permutation(n) * 0.1 + rng.uniform(0, 0.01, n)).reshape(shapes[0])]
+
+
+SPECS = [
+    # -- dense, embedding, attention, recurrent
+    LayerSpec("Linear", lambda: nn.Linear(5, 3), ((4, 5),), second_order=True),
+    LayerSpec("Linear-3d-no-bias", lambda: nn.Linear(5, 3, bias=False), ((2, 4, 5),)),
+    LayerSpec("Embedding", lambda: nn.Embedding(6, 3), ((2, 4),), make=_ints(6)),
+    LayerSpec("MultiHeadAttention", lambda: nn.MultiHeadAttention(4, 2, key_dim=3), ((2, 3, 4),)),
+    LayerSpec("MultiHeadAttention-causal", lambda: nn.MultiHeadAttention(4, 2), ((2, 3, 4),),
+              call=lambda m, x: m(x, causal=True)),
+    LayerSpec("LSTM", lambda: nn.LSTM(3, 4), ((2, 5, 3),), call=lambda m, x: m(x)[0]),
+    # -- convolutions
+    LayerSpec("Conv2d", lambda: nn.Conv2d(2, 3, 3, stride=2, padding="same"), ((2, 2, 5, 5),), second_order=True),
+    LayerSpec("Conv2d-dilated", lambda: nn.Conv2d(2, 2, 3, padding=2, dilation=2, bias=False), ((1, 2, 5, 6),)),
+    LayerSpec("ConvTranspose2d", lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, padding="same"), ((2, 3, 3, 3),),
+              second_order=True),
+    LayerSpec("ConvTranspose2d-k4s2", lambda: nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1), ((1, 2, 3, 3),)),
+    LayerSpec("MaskedConv2d-A", lambda: nn.MaskedConv2d(2, 2, 3, mask_type="A"), ((1, 2, 4, 4),)),
+    LayerSpec("MaskedConv2d-B", lambda: nn.MaskedConv2d(2, 2, 3, mask_type="B"), ((1, 2, 4, 4),)),
+    # -- normalization
+    LayerSpec("BatchNorm1d", lambda: nn.BatchNorm1d(3), ((5, 3),), second_order=True),
+    LayerSpec("BatchNorm2d", lambda: nn.BatchNorm2d(2), ((3, 2, 3, 3),), second_order=True),
+    LayerSpec("BatchNorm2d-eval", lambda: nn.BatchNorm2d(2), ((3, 2, 3, 3),), train=False),
+    LayerSpec("BatchNorm2d-no-affine", lambda: nn.BatchNorm2d(2, affine=False), ((3, 2, 3, 3),)),
+    LayerSpec("LayerNorm", lambda: nn.LayerNorm(4), ((3, 4),), second_order=True),
+    LayerSpec("GroupNorm", lambda: nn.GroupNorm(2, 4), ((2, 4, 3, 3),)),
+    LayerSpec("InstanceNorm2d", lambda: nn.InstanceNorm2d(2), ((2, 2, 3, 3),)),
+    # -- activations
+    LayerSpec("ReLU", nn.ReLU, ((3, 4),), make=_away_from_zero),
+    LayerSpec("LeakyReLU", lambda: nn.LeakyReLU(0.2), ((3, 4),), make=_away_from_zero, second_order=True),
+    LayerSpec("Sigmoid", nn.Sigmoid, ((3, 4),), second_order=True),
+    LayerSpec("Tanh", nn.Tanh, ((3, 4),), second_order=True),
+    LayerSpec("Softmax", nn.Softmax, ((3, 4),), second_order=True),
+    LayerSpec("GELU", nn.GELU, ((3, 4),), second_order=True),
+    LayerSpec("SiLU", nn.SiLU, ((3, 4),), second_order=True, covers=("Swish",)),
+    LayerSpec("ELU", nn.ELU, ((3, 4),), make=_away_from_zero),
+    LayerSpec("Identity", nn.Identity, ((3, 4),)),
+    # -- shape, pooling, resampling, regularization
+    LayerSpec("Flatten", nn.Flatten, ((2, 3, 2, 2),)),
+    LayerSpec("Reshape", lambda: nn.Reshape((2, 6)), ((3, 12),)),
+    LayerSpec("Concatenate", lambda: nn.Concatenate(axis=1), ((2, 3, 2), (2, 1, 2)), call=lambda m, a, b: m([a, b])),
+    LayerSpec("Lambda", lambda: nn.Lambda(lambda x: x * x), ((3, 2),)),
+    LayerSpec("Dropout", lambda: nn.Dropout(0.3), ((4, 5),)),
+    LayerSpec("MaxPool2d", lambda: nn.MaxPool2d(2), ((1, 2, 4, 4),), make=_distinct),
+    LayerSpec("AvgPool2d", lambda: nn.AvgPool2d(2), ((1, 2, 4, 4),)),
+    LayerSpec("Upsample-nearest", lambda: nn.Upsample(2), ((1, 2, 3, 3),)),
+    LayerSpec("Upsample-bilinear", lambda: nn.Upsample(2, mode="bilinear"), ((1, 2, 3, 3),), covers=("UpSampling2D",)),
+    LayerSpec("ZeroPad2d", lambda: nn.ZeroPad2d(1), ((1, 2, 3, 3),)),
+]
