@@ -1,3 +1,430 @@
-"""(to be written)"""
+"""Convolutions, pooling, upsampling and padding on NCHW image batches.
 
-__all__ = []
+The one idea behind all of them is **im2col**: copy every kernel window of the image into a column
+of a matrix,
+
+    cols[(c*kh + ky)*kw + kx, (n*oh + oy)*ow + ox] = xpad[n, c, oy*sh + ky*dh, ox*sw + kx*dw]
+
+(``xpad`` is the zero-padded image, ``s`` the stride, ``d`` the dilation), so that a convolution
+becomes a single matrix product ``W.reshape(OC, C*kh*kw) @ cols`` that BLAS computes at full speed.
+Its adjoint, **col2im**, adds every element of a column matrix back into the pixel it was read
+from.  The two are each other's gradient, so everything built from them can be differentiated
+twice (a WGAN-GP critic needs the gradient of a gradient):
+
+* ``conv2d``: ``y = W·im2col(x)``; so ``dW = dy·colsᵀ`` (another matrix product) and
+  ``dx = col2im(Wᵀ·dy)``.
+* ``conv_transpose2d`` is the adjoint of ``conv2d``: ``y = col2im(Wᵀ·x)``, and its gradient with
+  respect to ``x`` is a convolution of ``dy``.
+* ``max_pool2d`` / ``avg_pool2d`` take the max / mean of each column of ``im2col`` applied to every
+  channel on its own.
+
+The im2col/col2im loops themselves are kernels (``tinygdl.kernels``: NumPy reference, Numba, CuPy);
+this module only arranges the matrices around them.
+
+Padding follows two references.  Numbers are PyTorch's: ``p``, ``(ph, pw)``, or, unlike PyTorch,
+``((top, bottom), (left, right))`` for uneven padding.  Strings are Keras's: ``"valid"`` (none) and
+``"same"``, which for a convolution gives ``out = ceil(n / s)`` with any odd pixel of padding at the
+bottom/right (PyTorch's symmetric ``padding=p`` differs when the total padding is odd: a 3x3 stride-2
+"same" conv on an even size pads 0 at the top and 1 at the bottom).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import backend, kernels
+from ..tensor import Function, Tensor
+from .index import getitem
+from .linalg import matmul
+from .reduce import mean, sum
+from .shape import pad, repeat, reshape, transpose
+
+__all__ = ["avg_pool2d", "col2im", "conv2d", "conv_transpose2d", "im2col", "max_pool2d", "upsample",
+           "zero_pad2d"]
+
+
+# --------------------------------------------------------------------------- argument handling
+
+
+def _pair(value, name: str, op: str) -> tuple[int, int]:
+    """``3 -> (3, 3)``, ``(2, 1) -> (2, 1)``: one value per image axis (height, width)."""
+    if isinstance(value, Integral):
+        return (int(value), int(value))
+    pair = tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, Integral) for v in pair):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    return (int(pair[0]), int(pair[1]))
+
+
+def _explicit_padding(padding, op: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``p``, ``(ph, pw)`` or ``((top, bottom), (left, right))`` -> ``((top, bottom), (left, right))``."""
+    if isinstance(padding, Integral):
+        rows = cols = (int(padding), int(padding))
+    elif len(padding) == 2 and all(isinstance(p, Integral) for p in padding):
+        rows, cols = (int(padding[0]),) * 2, (int(padding[1]),) * 2
+    elif len(padding) == 2:
+        rows, cols = _pair(padding[0], "padding", op), _pair(padding[1], "padding", op)
+    else:
+        raise ValueError(f"{op}: padding must be an int, (ph, pw), ((top, bottom), (left, right)), "
+                         f"'same' or 'valid', got {padding!r} (PyTorch's flat 4-tuple is not accepted)")
+    if min(rows + cols) < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
+    return (rows, cols)
+
+
+def _same_padding(n: int, k: int, s: int, d: int) -> tuple[int, int]:
+    """Keras/TensorFlow ``"same"`` along one axis: ``out = ceil(n/s)`` windows of span ``d(k-1)+1``
+    need ``P = max((out-1)·s + span - n, 0)`` cells of padding, ``floor(P/2)`` before and the rest
+    (the odd one) after."""
+    out = -(-n // s)
+    total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
+    return (total // 2, total - total // 2)
+
+
+class Window(NamedTuple):
+    """How a kernel window slides over an image: every field a (vertical, horizontal) pair, and
+    ``padding`` the zero padding ``((top, bottom), (left, right))``."""
+
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[tuple[int, int], tuple[int, int]]
+    dilation: tuple[int, int]
+
+    def geometry(self, x_shape, op: str) -> kernels.ConvGeometry:
+        """The kernels' geometry of this window on an image batch of shape ``x_shape``; the output
+        size is ``oh, ow``.  Raises ValueError, naming ``op``, if the window does not fit."""
+        try:
+            return kernels.conv_geometry(x_shape, *self)
+        except ValueError as error:
+            raise ValueError(f"{op}: {error}") from None
+
+
+def _window(x_shape, kernel_size, stride, padding, dilation, op: str) -> Window:
+    """Check the arguments of a sliding-window op on ``x_shape`` (N, C, H, W) and resolve
+    ``"same"``/``"valid"`` padding, which depends on the image size."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{op}: expected an image batch of shape (N, C, H, W), got shape {tuple(x_shape)}")
+    k, s, d = (_pair(v, name, op) for v, name in ((kernel_size, "kernel_size"), (stride, "stride"),
+                                                  (dilation, "dilation")))
+    if min(k + s + d) < 1:
+        raise ValueError(f"{op}: kernel_size, stride and dilation must be >= 1, got {k}, {s}, {d}")
+    if padding == "valid":
+        padding = ((0, 0), (0, 0))
+    elif padding == "same":
+        padding = tuple(_same_padding(n, *axis) for n, axis in zip(x_shape[2:], zip(k, s, d)))
+    else:
+        padding = _explicit_padding(padding, op)
+    return Window(k, s, padding, d)
+
+
+# --------------------------------------------------------------------------- im2col and col2im
+
+
+class Im2col(Function):
+    """``(N, C, H, W) -> (C*kh*kw, N*oh*ow)``; its gradient is ``Col2im`` of the output gradient."""
+
+    def __init__(self, window: Window):
+        self.window = window
+
+    def forward(self, x):
+        return kernels.im2col(x, *self.window)
+
+    def backward(self, gcols):
+        return Col2im(self.window, self.inputs[0].shape)(gcols)
+
+
+class Col2im(Function):
+    """``(C*kh*kw, N*oh*ow) -> (N, C, H, W)``, summing overlaps; its gradient is ``Im2col``."""
+
+    def __init__(self, window: Window, x_shape):
+        self.window, self.x_shape = window, tuple(x_shape)
+
+    def forward(self, cols):
+        return kernels.col2im(cols, self.x_shape, *self.window)
+
+    def backward(self, gx):
+        return Im2col(self.window)(gx)
+
+
+def im2col(x: Tensor, kernel_size, stride=1, padding=0, dilation=1) -> Tensor:
+    """The column matrix ``(C*kh*kw, N*oh*ow)`` of ``x`` (N, C, H, W), differentiable
+    (``torch.nn.functional.unfold`` with the batch moved into the columns)."""
+    return Im2col(_window(x.shape, kernel_size, stride, padding, dilation, "im2col"))(x)
+
+
+def col2im(cols: Tensor, output_shape, kernel_size, stride=1, padding=0, dilation=1) -> Tensor:
+    """The adjoint of ``im2col``: an image batch of ``output_shape`` (N, C, H, W) in which every
+    pixel is the sum of the elements of ``cols`` read from it (``torch.nn.functional.fold``)."""
+    window = _window(output_shape, kernel_size, stride, padding, dilation, "col2im")
+    return Col2im(window, output_shape)(cols)
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+class GemmToImages(Function):
+    """The last step of ``conv2d``: the product ``(OC, N*oh*ow)``, plus a bias per row, becomes a
+    contiguous ``(N, OC, oh, ow)`` batch.
+
+    Forward adds the bias and moves the batch axis to the front in one pass; backward is the same
+    move in reverse (a transpose and reshape of the output gradient) and, for the bias, a sum over
+    each row, written with Tensor ops so that it can itself be differentiated.
+    """
+
+    def __init__(self, image_shape):
+        self.image_shape = image_shape  # (N, OC, oh, ow)
+
+    def forward(self, y, bias=None):
+        n, oc, oh, ow = self.image_shape
+        xp = backend.get_array_module(y)
+        out = xp.empty(self.image_shape, dtype=y.dtype)
+        # (OC, N, oh*ow) view of the product, read in the (N, OC, oh*ow) order of ``out``.
+        batch_first = y.reshape(oc, n, oh * ow).transpose(1, 0, 2)
+        if bias is None:
+            out.reshape(n, oc, oh * ow)[...] = batch_first
+        else:
+            xp.add(batch_first, bias.reshape(oc, 1), out=out.reshape(n, oc, oh * ow))
+        return out
+
+    def backward(self, gy):
+        oc = self.image_shape[1]
+        gy_rows = reshape(transpose(gy, (1, 0, 2, 3)), (oc, -1))  # (OC, N*oh*ow), a copy
+        if len(self.inputs) == 1:
+            return gy_rows
+        return gy_rows, sum(gy_rows, axis=1) if self.inputs[1].requires_grad else None
+
+
+def _check_channels(op: str, x: Tensor, weight: Tensor, weight_axis: int, layout: str):
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must have shape {layout}, got shape {weight.shape}")
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got shape {x.shape}")
+    if x.shape[1] != weight.shape[weight_axis]:
+        raise ValueError(f"{op}: the input of shape {x.shape} has {x.shape[1]} channels, but the weight "
+                         f"of shape {weight.shape} {layout} expects {weight.shape[weight_axis]}")
+
+
+def _check_bias(op: str, bias, channels: int):
+    if bias is not None and tuple(bias.shape) != (channels,):
+        raise ValueError(f"{op}: bias must have shape ({channels},), got {tuple(bias.shape)}")
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1) -> Tensor:
+    """2-D convolution (cross-correlation, as every framework computes it).
+
+    ``x`` (N, C, H, W); ``weight`` (OC, C, kh, kw) as PyTorch; ``bias`` (OC,) or None.
+    ``y[n, o, i, j] = bias[o] + Σ_{c,ky,kx} weight[o, c, ky, kx] · xpad[n, c, i*sh + ky*dh, j*sw + kx*dw]``.
+    ``padding``: see the module docstring (``"same"`` is Keras's).  Returns (N, OC, oh, ow) with
+    ``oh = (H + top + bottom - dh*(kh-1) - 1) // sh + 1``.
+    """
+    _check_channels("conv2d", x, weight, 1, "(out_channels, in_channels, kh, kw)")
+    out_channels = weight.shape[0]
+    _check_bias("conv2d", bias, out_channels)
+    window = _window(x.shape, weight.shape[2:], stride, padding, dilation, "conv2d")
+    g = window.geometry(x.shape, "conv2d")
+    cols = Im2col(window)(x)                                       # (C*kh*kw, N*oh*ow)
+    product = matmul(reshape(weight, (out_channels, -1)), cols)    # the one GEMM: (OC, N*oh*ow)
+    to_images = GemmToImages((g.n, out_channels, g.oh, g.ow))
+    return to_images(product) if bias is None else to_images(product, bias)
+
+
+def _transposed_crop(n: int, k: int, s: int, d: int, padding, output_padding: int) -> tuple[int, int]:
+    """Where ``conv_transpose2d`` crops its full output along one axis: ``(start, end)``.
+
+    The full output of a transposed convolution has ``(n-1)·s + span`` cells (``span = d(k-1)+1``):
+    input cell ``i`` with tap ``t`` writes cell ``i·s + t·d``.
+
+    * ``(p_start, p_end)`` (PyTorch's ``p`` is ``(p, p)``): crop ``p_start`` at the start and
+      ``p_end - output_padding`` at the end, so ``out = (n-1)·s - 2p + span + output_padding``;
+    * ``"same"`` (Keras): ``out = n·s``.  It is the adjoint of a "same" conv from ``n·s`` cells to
+      ``n``, so it crops that conv's padding: ``floor(max(span-s, 0)/2)`` at the start, the rest at
+      the end (a 3x3 stride-2 kernel crops 0 at the start and 1 at the end);
+    * ``"valid"`` (Keras): ``out = n·s + max(span - s, 0)``, i.e. ``(n-1)·s + span`` when ``k >= s``.
+
+    A negative end crop (a kernel shorter than its stride, or ``output_padding > p``) stands for
+    cells past the full output that no input writes to: they are zeros.
+    """
+    span = d * (k - 1) + 1
+    full = (n - 1) * s + span
+    if padding == "same":
+        return max(span - s, 0) // 2, full - n * s - max(span - s, 0) // 2
+    if padding == "valid":
+        return 0, full - n * s - max(span - s, 0)
+    return padding[0], padding[1] - output_padding
+
+
+def _transposed_window(x_shape, k, s, d, padding, output_padding, op: str):
+    """The col2im window of ``conv_transpose2d`` and the zeros to append: ``(window, canvas, extra)``.
+
+    col2im writes the full output less the crops (``canvas``, (H, W)); where an end crop is
+    negative, ``extra`` (rows, columns) of zeros are appended afterwards.
+    """
+    output_padding = _pair(output_padding, "output_padding", op)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        if output_padding != (0, 0):
+            raise ValueError(f"{op}: output_padding goes with numeric padding only, not {padding!r}")
+        padding = (padding, padding)
+    else:
+        padding = _explicit_padding(padding, op)
+        if not all(0 <= o < max(s_, d_) for o, s_, d_ in zip(output_padding, s, d)):
+            raise ValueError(f"{op}: output_padding must be >= 0 and smaller than the stride or the "
+                             f"dilation, got output_padding={output_padding}, stride={s}, dilation={d}")
+    crops, canvas, extra = [], [], []
+    for n, k_, s_, d_, p, o in zip(x_shape[2:], k, s, d, padding, output_padding):
+        start, end = _transposed_crop(n, k_, s_, d_, p, o)
+        full = (n - 1) * s_ + d_ * (k_ - 1) + 1
+        if full - start - end < 1:
+            raise ValueError(f"{op}: padding {p!r} crops all {full} cells of the full output "
+                             f"(input size {n}, kernel {k_}, stride {s_}, dilation {d_})")
+        crops.append((start, max(end, 0)))
+        canvas.append(full - start - max(end, 0))
+        extra.append(max(-end, 0))
+    return Window(k, s, tuple(crops), d), tuple(canvas), tuple(extra)
+
+
+def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, dilation=1) -> Tensor:
+    """Transposed convolution (the gradient of ``conv2d`` with respect to its input).
+
+    ``x`` (N, C_in, H, W); ``weight`` (C_in, C_out, kh, kw) as PyTorch; ``bias`` (C_out,) or None.
+    Every input pixel adds ``x[n, c, i, j] · weight[c]`` into the output window at
+    ``(i*sh, j*sw)``; the result is then cropped by ``padding``.  Output size per axis:
+
+    * ``padding=p`` (PyTorch): ``(n-1)·s - 2p + d·(k-1) + output_padding + 1``;
+    * ``"same"`` (Keras ``Conv2DTranspose``): ``n·s``;
+    * ``"valid"`` (Keras): ``n·s + max(d·(k-1) + 1 - s, 0)``.
+
+    Computed as one GEMM, ``cols = W.reshape(C_in, C_out*kh*kw)ᵀ @ x.reshape(C_in, N*H*W)``, and a
+    col2im of ``cols`` onto the output.
+    """
+    op = "conv_transpose2d"
+    _check_channels(op, x, weight, 0, "(in_channels, out_channels, kh, kw)")
+    n, in_channels = x.shape[:2]
+    out_channels = weight.shape[1]
+    _check_bias(op, bias, out_channels)
+    k, s, d = (_pair(v, name, op) for v, name in ((weight.shape[2:], "kernel_size"), (stride, "stride"),
+                                                  (dilation, "dilation")))
+    if min(s + d) < 1:
+        raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
+    window, canvas, extra = _transposed_window(x.shape, k, s, d, padding, output_padding, op)
+
+    x_rows = reshape(transpose(x, (1, 0, 2, 3)), (in_channels, -1))  # (C_in, N*H*W), a copy
+    w_rows = reshape(weight, (in_channels, -1))                     # (C_in, C_out*kh*kw)
+    cols = matmul(transpose(w_rows), x_rows)                        # the one GEMM
+    y = Col2im(window, (n, out_channels) + canvas)(cols)
+    if any(extra):
+        y = pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    return y if bias is None else y + reshape(bias, (out_channels, 1, 1))
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _pool_columns(x: Tensor, kernel_size, stride, padding, op: str, pad_value: float):
+    """The windows of every channel on its own: ``(kh*kw, N*C*oh*ow)`` and the output shape.
+
+    The channels are folded into the batch, ``(N*C, 1, H, W)``, so each column of im2col is one
+    window of one channel.  Padding is done here with ``pad_value`` (max pooling pads with -inf,
+    so a padded cell never wins), and im2col itself pads nothing.
+    """
+    stride = kernel_size if stride is None else stride
+    window = _window(x.shape, kernel_size, stride, padding, 1, op)
+    (top, bottom), (left, right) = window.padding
+    if top + bottom + left + right:
+        x = pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), value=pad_value)
+    window = window._replace(padding=((0, 0), (0, 0)))
+    n, c, h, w = x.shape
+    g = window.geometry((n * c, 1, h, w), op)
+    return Im2col(window)(reshape(x, (n * c, 1, h, w))), (n, c, g.oh, g.ow)
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """The largest value in each ``kernel_size`` window (``stride`` defaults to the kernel size).
+
+    ``padding`` as for ``conv2d``, but padded cells never win (as PyTorch and Keras).  The gradient
+    goes only to the window's maximum; where several cells tie, to the first in row-major order
+    (PyTorch's choice), so each output's gradient is counted once.
+    """
+    cols, shape = _pool_columns(x, kernel_size, stride, padding, "max_pool2d", -math.inf)
+    xp = backend.get_array_module(cols.data)
+    winner = cols.data.argmax(axis=0)  # the first maximum of each column
+    return reshape(getitem(cols, (winner, xp.arange(cols.shape[1]))), shape)
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, count_include_pad: bool | None = None) -> Tensor:
+    """The mean of each ``kernel_size`` window (``stride`` defaults to the kernel size; Keras's
+    ``AveragePooling2D(2)`` is ``avg_pool2d(x, 2)``).
+
+    Padded zeros are counted in the mean for numeric padding (PyTorch's ``count_include_pad=True``)
+    and left out for ``"same"`` (Keras); ``count_include_pad`` overrides either default.
+    """
+    if count_include_pad is None:
+        count_include_pad = padding != "same"
+    cols, shape = _pool_columns(x, kernel_size, stride, padding, "avg_pool2d", 0.0)
+    if count_include_pad:
+        return reshape(mean(cols, axis=0), shape)
+    # Divide each window's sum by the number of real pixels in it: the same sum over a batch of ones.
+    n, c, h, w = x.shape
+    ones = Tensor._wrap(backend.get_array_module(x.data).ones((1, 1, h, w), dtype=x.dtype))
+    counts = _pool_columns(ones, kernel_size, stride, padding, "avg_pool2d", 0.0)[0].data.sum(axis=0)
+    return reshape(sum(cols, axis=0), shape) / Tensor._wrap(counts.reshape(shape[2:]))
+
+
+# --------------------------------------------------------------------------- upsampling and padding
+
+
+def _linear_weights(n: int, scale: int, like) -> Tensor:
+    """The ``(n·scale, n)`` matrix of 1-D linear interpolation with half-pixel centres.
+
+    Output cell ``i`` samples the input at ``src = (i + 0.5)/scale - 0.5`` (clamped to ``[0, n-1]``),
+    between cells ``i0 = floor(src)`` and ``i0 + 1`` with weights ``1 - f`` and ``f``, ``f = src - i0``
+    (PyTorch ``align_corners=False``, Keras ``UpSampling2D(interpolation="bilinear")``).
+    """
+    src = np.clip((np.arange(n * scale) + 0.5) / scale - 0.5, 0, n - 1)
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, n - 1)
+    frac = src - i0
+    weights = np.zeros((n * scale, n))
+    rows = np.arange(n * scale)
+    weights[rows, i0] += 1 - frac
+    weights[rows, i1] += frac
+    return Tensor._wrap(backend.to_device(weights.astype(like.dtype), like.device))
+
+
+def upsample(x: Tensor, scale_factor=2, mode: str = "nearest") -> Tensor:
+    """Enlarge (N, C, H, W) by an integer ``scale_factor`` (int or (sh, sw)).
+
+    ``"nearest"`` repeats each pixel (Keras ``UpSampling2D``, PyTorch ``interpolate(mode="nearest")``);
+    ``"bilinear"`` interpolates with half-pixel centres and no antialiasing (PyTorch
+    ``align_corners=False``).  Bilinear interpolation is separable: one matrix product per axis,
+    ``y = A_h · x · A_wᵀ``, so its gradient is two matrix products too.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"upsample: expected an image batch of shape (N, C, H, W), got shape {x.shape}")
+    sh, sw = _pair(scale_factor, "scale_factor", "upsample")
+    if min(sh, sw) < 1:
+        raise ValueError(f"upsample: scale_factor must be a positive integer, got {scale_factor!r}")
+    if mode == "nearest":
+        return repeat(repeat(x, sh, axis=2), sw, axis=3)
+    if mode == "bilinear":
+        h, w = x.shape[2:]
+        return matmul(matmul(_linear_weights(h, sh, x), x), transpose(_linear_weights(w, sw, x)))
+    raise ValueError(f"upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
+
+
+def zero_pad2d(x: Tensor, padding) -> Tensor:
+    """Pad the two image axes of (N, C, H, W) with zeros (Keras ``ZeroPadding2D``).
+
+    ``padding``: ``p``, ``(ph, pw)`` or ``((top, bottom), (left, right))`` — Keras's order, not
+    PyTorch's flat ``(left, right, top, bottom)``.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"zero_pad2d: expected an image batch of shape (N, C, H, W), got shape {x.shape}")
+    rows, cols = _explicit_padding(padding, "zero_pad2d")
+    return pad(x, ((0, 0), (0, 0), rows, cols))

@@ -1,0 +1,148 @@
+"""max_pool2d, avg_pool2d, upsample, zero_pad2d and their layers: PyTorch parity (forward and
+backward, float64), tie-breaking, Keras "same" pooling, gradient checks first and second order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygdl as tg
+import tinygdl.nn.functional as F
+from tinygdl import nn
+from tinygdl.testing import gradcheck, gradgradcheck
+
+
+def _twin(torch, rng, shape, values=None):
+    a = rng.standard_normal(shape) if values is None else values
+    return tg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+def _compare(torch, y, t, x, xt, rng):
+    np.testing.assert_allclose(y.numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    gy = rng.standard_normal(y.shape)
+    y.backward(tg.tensor(gy))
+    t.backward(torch.tensor(gy))
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+POOL_CASES = [(2, None, 0), (3, None, 0), (3, 2, 1), (2, 1, 0), ((3, 2), (2, 1), (1, 0)), (3, 3, 1)]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("kernel, stride, padding", POOL_CASES)
+def test_max_pool2d_matches_torch(kernel, stride, padding, torch, rng):
+    x, xt = _twin(torch, rng, (2, 3, 7, 8))
+    y = F.max_pool2d(x, kernel, stride, padding)
+    t = torch.nn.functional.max_pool2d(xt, kernel, stride, padding)
+    _compare(torch, y, t, x, xt, rng)
+
+
+@pytest.mark.torch
+def test_max_pool2d_ties_send_the_gradient_to_the_first_maximum(torch, rng):
+    values = rng.integers(0, 2, (2, 2, 6, 6)).astype(np.float64)  # many ties
+    x, xt = _twin(torch, rng, None, values)
+    y, t = F.max_pool2d(x, 3, 1, 1), torch.nn.functional.max_pool2d(xt, 3, 1, 1)
+    _compare(torch, y, t, x, xt, rng)
+    z = tg.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    F.max_pool2d(z, 2).sum().backward()
+    assert z.grad.numpy().ravel().tolist() == [1, 0, 0, 0]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("kernel, stride, padding", POOL_CASES)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d_matches_torch(kernel, stride, padding, count_include_pad, torch, rng):
+    x, xt = _twin(torch, rng, (2, 3, 7, 8))
+    y = F.avg_pool2d(x, kernel, stride, padding, count_include_pad=count_include_pad)
+    t = torch.nn.functional.avg_pool2d(xt, kernel, stride, padding, count_include_pad=count_include_pad)
+    _compare(torch, y, t, x, xt, rng)
+
+
+def test_keras_average_pooling_2():
+    """``AveragePooling2D(2)``: 2x2 windows, stride 2, valid (an odd last row is dropped)."""
+    x = tg.tensor(np.arange(30.0).reshape(1, 1, 5, 6))
+    y = F.avg_pool2d(x, 2).numpy()[0, 0]
+    a = np.arange(30.0).reshape(5, 6)[:4]
+    np.testing.assert_allclose(y, (a[0::2, 0::2] + a[0::2, 1::2] + a[1::2, 0::2] + a[1::2, 1::2]) / 4)
+
+
+def test_same_pooling_follows_keras():
+    """Keras "same" pooling: out = ceil(n/s); padded cells neither win a max nor count in a mean."""
+    a = -np.arange(1.0, 26.0).reshape(1, 1, 5, 5)  # all negative: a zero from padding would win
+    x = tg.tensor(a)
+    mx = F.max_pool2d(x, 2, padding="same").numpy()[0, 0]
+    av = F.avg_pool2d(x, 2, padding="same").numpy()[0, 0]
+    assert mx.shape == av.shape == (3, 3)
+    p = np.pad(a[0, 0], ((0, 1), (0, 1)), constant_values=np.nan)
+    windows = np.stack([p[0::2, 0::2], p[0::2, 1::2], p[1::2, 0::2], p[1::2, 1::2]])
+    np.testing.assert_allclose(mx, np.nanmax(windows, axis=0))
+    np.testing.assert_allclose(av, np.nanmean(windows, axis=0))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+@pytest.mark.parametrize("scale", [2, 3, (2, 3)])
+def test_upsample_matches_torch(mode, scale, torch, rng):
+    x, xt = _twin(torch, rng, (2, 3, 4, 5))
+    y = F.upsample(x, scale, mode)
+    factor = scale if isinstance(scale, int) else tuple(float(s) for s in scale)
+    t = torch.nn.functional.interpolate(xt, scale_factor=factor, mode=mode,
+                                        **({"align_corners": False} if mode == "bilinear" else {}))
+    assert y.shape == tuple(t.shape)
+    _compare(torch, y, t, x, xt, rng)
+
+
+def test_upsample_of_a_single_pixel_broadcasts():
+    """The diffusion model's embedding: (N, C, 1, 1) upsampled x64 fills the whole image."""
+    x = tg.tensor(np.array([1.0, -2.0]).reshape(1, 2, 1, 1))
+    for mode in ("nearest", "bilinear"):
+        y = F.upsample(x, 64, mode).numpy()
+        assert y.shape == (1, 2, 64, 64) and (y[0, 0] == 1).all() and (y[0, 1] == -2).all()
+
+
+def test_zero_pad2d():
+    a = np.arange(6.0).reshape(1, 1, 2, 3)
+    np.testing.assert_array_equal(F.zero_pad2d(tg.tensor(a), ((1, 0), (2, 1))).numpy(),
+                                  np.pad(a, ((0, 0), (0, 0), (1, 0), (2, 1))))
+    assert F.zero_pad2d(tg.tensor(a), 2).shape == (1, 1, 6, 7)
+    assert nn.ZeroPad2d((1, 2))(tg.tensor(a)).shape == (1, 1, 4, 7)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: F.max_pool2d(x, 2, 1, 1),
+    lambda x: F.avg_pool2d(x, 3, 2, "same"),
+    lambda x: F.upsample(x, 2, "bilinear"),
+    lambda x: F.upsample(x, (1, 2), "nearest"),
+    lambda x: F.zero_pad2d(x, ((0, 1), (1, 2))),
+], ids=["max", "avg-same", "bilinear", "nearest", "zero-pad"])
+def test_gradcheck_first_and_second_order(fn, float64, rng):
+    # Distinct values well apart, so that finite differences never change which cell is the max.
+    values = rng.permutation(2 * 2 * 4 * 5).reshape(2, 2, 4, 5) * 0.1
+    x = tg.tensor(values, requires_grad=True)
+    gradcheck(fn, [x], eps=1e-4)
+    gradgradcheck(fn, [x], eps=1e-4)
+
+
+def test_layers():
+    x = tg.tensor(np.random.default_rng(0).standard_normal((2, 3, 8, 8)))
+    assert nn.MaxPool2d(2)(x).shape == (2, 3, 4, 4)
+    assert nn.AvgPool2d(2)(x).shape == (2, 3, 4, 4)
+    assert nn.Upsample(2, "bilinear")(x).shape == (2, 3, 16, 16)
+    np.testing.assert_array_equal(nn.UpSampling2D(size=2, interpolation="bilinear")(x).numpy(),
+                                  nn.Upsample(2, "bilinear")(x).numpy())
+    assert repr(nn.MaxPool2d(3, 2, 1)) == "MaxPool2d(kernel_size=3, stride=2, padding=1)"
+    assert repr(nn.AvgPool2d(2)) == "AvgPool2d(kernel_size=2, stride=2, padding=0)"
+    assert repr(nn.Upsample(2)) == "Upsample(scale_factor=2, mode='nearest')"
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=2, stride=2, padding=0\): expected input \(N, C, H, W\), got \(3, 4\)"):
+        nn.MaxPool2d(2)(tg.zeros(3, 4))
+    with pytest.raises(ValueError, match="does not fit"):
+        F.avg_pool2d(tg.zeros(1, 1, 2, 2), 3)
+    with pytest.raises(ValueError, match="mode must be 'nearest' or 'bilinear'"):
+        F.upsample(tg.zeros(1, 1, 2, 2), 2, "bicubic")
+    with pytest.raises(ValueError, match="positive integer"):
+        F.upsample(tg.zeros(1, 1, 2, 2), 0)
+    with pytest.raises(ValueError, match="flat 4-tuple"):
+        F.zero_pad2d(tg.zeros(1, 1, 2, 2), (1, 1, 1, 1))
