@@ -11,6 +11,13 @@ worked out once per call, in ``_gather_table``.
 machine pays the compilation (a few seconds per dtype).  This module is imported only when Numba
 works; importing it raises ImportError when ``NUMBA_DISABLE_JIT=1``, because these loops would then
 run as plain Python, far slower than the reference.
+
+A parallel loop ends when its slowest thread does.  When other programs keep every core busy, a
+thread may wait a whole scheduler time slice for a core, and with Numba's default OpenMP threading
+layer each call then took 8-16 ms on a loaded 2-core machine, whatever its size.  Numba's TBB layer
+(``pip install tbb``; Numba picks it up by itself) lets the waiting thread take over the work, and
+``OMP_WAIT_POLICY=PASSIVE`` frees the core it spins on; both avoided the stall there.  Neither is set
+from here, because both change the whole process.
 """
 
 from __future__ import annotations

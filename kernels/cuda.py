@@ -50,13 +50,13 @@ _IM2COL = """
     }
 """
 
-# window_position(i, pad, tap, dilation, stride, positions): the output position whose window puts
-# ``tap`` on image index ``i`` along one axis, or -1.  Tap ``tap`` of the window at position ``o``
-# reads padded index ``o*stride + tap*dilation``; it is image index ``i`` when
-# ``o*stride == i + pad - tap*dilation``, which needs a non-negative multiple of the stride.
+# window_position(index, pad, tap, dilation, stride, positions): the output position whose window
+# puts ``tap`` on image index ``index`` along one axis, or -1.  Tap ``tap`` of the window at position
+# ``o`` reads padded index ``o*stride + tap*dilation``; it is image index ``index`` when
+# ``o*stride == index + pad - tap*dilation``, which needs a non-negative multiple of the stride.
 _WINDOW_POSITION = """
-__device__ int window_position(int i, int pad, int tap, int dilation, int stride, int positions) {
-    const int t = i + pad - tap * dilation;
+__device__ int window_position(int index, int pad, int tap, int dilation, int stride, int positions) {
+    const int t = index + pad - tap * dilation;
     if (t < 0 || t % stride != 0 || t / stride >= positions) return -1;
     return t / stride;
 }
