@@ -110,6 +110,7 @@ def test_transposed_keras_output_sizes(n, k, s, d):
     assert F.conv_transpose2d(x, w, stride=s, dilation=d, padding="valid").shape[2:] == (valid, valid)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("n, k, s, p, d", list(itertools.product([1, 3, 4], [1, 2, 3, 4], [1, 2, 3], [0, 1, 2], [1, 2])))
 def test_transposed_pytorch_output_sizes(n, k, s, p, d, torch):
     for op in range(max(s, d)):
