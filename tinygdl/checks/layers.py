@@ -92,4 +92,6 @@ SPECS = [
     LayerSpec("Upsample-nearest", lambda: nn.Upsample(2), ((1, 2, 3, 3),)),
     LayerSpec("Upsample-bilinear", lambda: nn.Upsample(2, mode="bilinear"), ((1, 2, 3, 3),), covers=("UpSampling2D",)),
     LayerSpec("ZeroPad2d", lambda: nn.ZeroPad2d(1), ((1, 2, 3, 3),)),
+    # -- GAN discriminators
+    LayerSpec("MinibatchStdDev", lambda: nn.MinibatchStdDev(2), ((4, 2, 2, 2),), second_order=True),
 ]
