@@ -1,0 +1,138 @@
+"""Timing helpers shared by the benchmark scripts.
+
+* ``time_interleaved``: medians of several functions timed in turn, round after round, so that a
+  burst of load on a shared machine hits all of them alike (timing one fully, then the other,
+  can hand one of them the quiet minute);
+* ``set_threads`` / ``thread_report``: set and show how many threads NumPy's BLAS, Numba and
+  PyTorch use (compare like with like); ``avx512_note`` warns when OpenBLAS leaves AVX-512 unused;
+* ``matmul_gflops``: this machine's float32 matrix-product speed through NumPy — the ceiling for
+  anything built on im2col + GEMM;
+* ``markdown_table``: rows of strings -> a markdown table.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def time_interleaved(fns: dict, repeat: int, warmup: int = 2) -> dict:
+    """``{name: median seconds}`` of each no-argument function in ``fns``.
+
+    Every function runs ``warmup`` untimed times first (Numba compilation, allocator and cache
+    warm-up); then ``repeat`` rounds, each timing every function once, in turn.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def _blas_pools() -> list:
+    """threadpoolctl's description of the BLAS libraries loaded (empty without threadpoolctl)."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return []
+    return [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+
+
+def set_threads(n: int, torch=None) -> None:
+    """Use ``n`` threads in NumPy's BLAS (needs threadpoolctl), Numba and (if given) PyTorch."""
+    try:
+        import threadpoolctl
+
+        threadpoolctl.threadpool_limits(n, user_api="blas")
+    except ImportError:
+        print("threadpoolctl is not installed: NumPy's BLAS keeps its own thread count", file=sys.stderr)
+    try:
+        import numba
+
+        numba.set_num_threads(n)
+    except ImportError:
+        pass
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def thread_report(torch=None) -> str:
+    """One line: the thread counts of NumPy's BLAS, Numba and (if given) PyTorch."""
+    pools = _blas_pools()
+    if pools:
+        parts = [f"NumPy BLAS: {p['internal_api']} {p.get('version')}, {p['num_threads']} threads, "
+                 f"{p.get('architecture')} kernels" for p in pools]
+    else:
+        parts = [f"NumPy BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', os.cpu_count())} (unverified)"]
+    try:
+        import numba
+
+        parts.append(f"Numba threads: {numba.get_num_threads()}")
+    except ImportError:
+        parts.append("Numba: not installed")
+    if torch is not None:
+        parts.append(f"PyTorch threads: {torch.get_num_threads()}")
+    return "; ".join(parts)
+
+
+def avx512_note() -> str | None:
+    """A warning when OpenBLAS runs AVX2 kernels on a CPU that has AVX-512.
+
+    OpenBLAS picks its kernels from the CPU model at load time; on CPUs it does not recognise
+    (some AMD EPYC models, some virtual machines) it falls back to its Haswell (AVX2) kernels, which
+    can halve the matrix-product speed.  ``OPENBLAS_CORETYPE=SkylakeX``, set before NumPy is
+    imported, selects the AVX-512 ones (only on a CPU that has AVX-512: elsewhere they crash).
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            has_avx512 = " avx512f " in f.read()
+    except OSError:
+        return None
+    slow = [p for p in _blas_pools() if p.get("internal_api") == "openblas"
+            and str(p.get("architecture")).lower() in ("haswell", "zen", "sandybridge")]
+    if has_avx512 and slow:
+        return (f"note: the CPU has AVX-512 but OpenBLAS runs its {slow[0]['architecture']} kernels; "
+                "OPENBLAS_CORETYPE=SkylakeX (set before starting Python) selects its AVX-512 kernels")
+    return None
+
+
+def matmul_gflops(n: int = 1024, repeat: int = 5) -> float:
+    """GFLOP/s of a float32 ``(n, n) @ (n, n)`` product in NumPy (2·n³ flops), median of ``repeat``."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    seconds = time_interleaved({"matmul": lambda: a @ b}, repeat)["matmul"]
+    return 2 * n**3 / seconds / 1e9
+
+
+def load_average() -> str:
+    """The 1-minute load average, to judge how busy a shared machine was during the run."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
+
+
+def markdown_table(header, rows) -> str:
+    """A markdown table; numeric-looking columns are right-aligned."""
+    lines = ["| " + " | ".join(header) + " |"]
+    align = ["---:" if rows and _numeric(rows[0][i]) else "---" for i in range(len(header))]
+    lines.append("| " + " | ".join(align) + " |")
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _numeric(cell) -> bool:
+    try:
+        float(str(cell).rstrip("x"))
+        return True
+    except ValueError:
+        return False
