@@ -43,7 +43,6 @@ class _GAN(Recipe):
     """What every GAN recipe shares: data in [-1, 1] (tanh generators), a generator, samples and report."""
 
     chapter = 4
-    critic_role = "critic"  # the second network's name: "critic" or "discriminator"
     value_range = (-1.0, 1.0)
 
     # -- data ----------------------------------------------------------------------------------
@@ -117,7 +116,6 @@ class DCGAN(_GAN):
     title = "DCGAN, 64x64 grey: BCE with label noise, dropout, BatchNorm (book §3.6)"
     dataset = "fashion-mnist"
     datasets = ("fashion-mnist", "mnist", "digits", "cifar10", "flowers12")
-    critic_role = "discriminator"
     # replay: the fraction of extra, earlier fakes shown to D (0: off, the book); folder: a folder of images
     defaults = dict(epochs=300, batch_size=128, lr=2e-4, beta1=0.5, beta2=0.999, latent_dim=100, image_size=64,
                     label_noise=0.1, dropout=0.3, minibatch_std=False, replay=0.0, replay_size=2048, folder=None,
@@ -152,13 +150,16 @@ class WGANGP(_GAN):
         return {"generator": gan.wgan_gp_generator(self.latent_dim, self.channels(), self.image_size),
                 "critic": gan.wgan_gp_critic(self.channels(), self.image_size, self.dropout, self.minibatch_std)}
 
+    def num_classes(self) -> int | None:
+        return None  # unconditional
+
     def train_step(self, models, optimizers):
         return steps.WassersteinGPStep(models["generator"], models["critic"], optimizers["generator"],
                                        optimizers["critic"], self.latent_dim, self.critic_steps, self.gp_weight,
-                                       self.alpha_dist)
+                                       self.alpha_dist, self.num_classes())
 
 
-class CGAN(_GAN):
+class CGAN(WGANGP):
     name = "cgan"
     title = "conditional WGAN-GP: one-hot label after z, label planes beside the image (book §3.8)"
     dataset = "cifar10"
@@ -202,11 +203,6 @@ class CGAN(_GAN):
         return {"generator": gan.ConditionalGenerator(self.latent_dim, k, c, self.image_size),
                 "critic": gan.ConditionalCritic(k, c, self.image_size, self.dropout)}
 
-    def train_step(self, models, optimizers):
-        return steps.WassersteinGPStep(models["generator"], models["critic"], optimizers["generator"],
-                                       optimizers["critic"], self.latent_dim, self.critic_steps, self.gp_weight,
-                                       self.alpha_dist, num_classes=self.num_classes())
-
     def class_index(self, label) -> int:
         """A class given by name or number."""
         names = self.class_names()
@@ -247,7 +243,6 @@ class DenseGAN(_GAN):
     title = "dense GAN on 28x28 MNIST (Hands-On ML ch. 17): two-phase step, RMSprop"
     dataset = "mnist"
     datasets = ("mnist", "fashion-mnist", "digits")
-    critic_role = "discriminator"
     value_range = (0.0, 1.0)  # sigmoid output, images in [0, 1]
     defaults = dict(epochs=50, batch_size=32, lr=1e-3, latent_dim=30, image_size=28, replay=0.0, replay_size=2048,
                     limit=None)
@@ -261,8 +256,7 @@ class DenseGAN(_GAN):
                 "discriminator": gan.dense_discriminator(shape)}
 
     def optimizers(self, models):
-        # Keras's RMSprop defaults (lr 1e-3, ρ 0.9, ε 1e-7; Keras puts ε inside the square root)
-        return {role: RMSprop(model.parameters(), lr=self.lr, alpha=0.9, eps=1e-7) for role, model in models.items()}
+        return keras_rmsprop(models, self.lr)
 
     def train_step(self, models, optimizers):
         return steps.DenseGANStep(models["generator"], models["discriminator"], optimizers["generator"],
@@ -293,7 +287,7 @@ class WGAN(_GAN):
         return splits
 
     def optimizers(self, models):
-        return {role: RMSprop(model.parameters(), lr=self.lr, alpha=0.9, eps=1e-7) for role, model in models.items()}
+        return keras_rmsprop(models, self.lr)
 
     def train_step(self, models, optimizers):
         return steps.ClippedWGANStep(models["generator"], models["critic"], optimizers["generator"],
@@ -301,6 +295,12 @@ class WGAN(_GAN):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def keras_rmsprop(models: dict, lr: float) -> dict:
+    """One RMSprop per network with Keras's ρ 0.9 and ε 1e-7 (Keras puts ε inside the square root,
+    ``sqrt(s + ε)``; tinygdl's RMSprop adds it outside, as PyTorch: a difference only for tiny gradients)."""
+    return {role: RMSprop(model.parameters(), lr=lr, alpha=0.9, eps=1e-7) for role, model in models.items()}
 
 
 def replay_buffer(recipe) -> "steps.ReplayBuffer | None":
