@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinygdl
-from tinygdl import nn, zoo
+from tinygdl import zoo
 from tinygdl.models import gan
 from tinygdl.models.gan_training import (ClippedWGANStep, DCGANStep, ReplayBuffer, WassersteinGPStep, clip_weights,
                                          gradients, trainable_parameters)
@@ -171,6 +171,9 @@ def test_the_recipes_take_uniform_alpha_unless_told_the_books_normal():
         assert recipe.train_step(models, recipe.optimizers(models)).alpha_dist == "uniform"
         book = zoo.recipe(name, "digits", image_size=8, alpha_dist="normal")
         assert book.train_step(models, book.optimizers(models)).alpha_dist == "normal"
+        typo = zoo.recipe(name, "digits", image_size=8, alpha_dist="gaussian")
+        with pytest.raises(ValueError, match="alpha_dist"):
+            typo.train_step(models, typo.optimizers(models))
 
 
 # --------------------------------------------------------------------------- the tricks

@@ -179,6 +179,8 @@ class WassersteinGPStep:
 
     def __init__(self, generator, critic, g_optimizer, c_optimizer, latent_dim: int, critic_steps: int = 3,
                  gp_weight: float = 10.0, alpha_dist: str = "uniform", num_classes: int | None = None):
+        if alpha_dist not in ("uniform", "normal"):
+            raise ValueError(f"WassersteinGPStep: alpha_dist must be 'uniform' or 'normal', got {alpha_dist!r}")
         self.generator, self.critic = generator, critic
         self.g_optimizer, self.c_optimizer = g_optimizer, c_optimizer
         self.latent_dim, self.critic_steps, self.gp_weight = latent_dim, critic_steps, gp_weight
