@@ -18,7 +18,7 @@ Keras-clipped BCE + the KL summed over the latent dimensions, mean over the batc
 
 Timing: a *subset epoch* of ``--timing-steps`` training steps (batch 100) per framework, repeated
 ``--rounds`` times in alternation (so a burst of load on a shared machine hits both), median per
-step, scaled to the book's 600 steps per epoch.
+step, scaled to the book's 600 steps per epoch; both frameworks get ``--threads`` threads.
 
 Run:  TINYGDL_DATA=../shared/data python benchmarks/vae.py [--steps 50] [--timing-steps 30]
 (Fashion-MNIST when it is found, else scikit-learn's digits resized to 32×32.)
@@ -27,8 +27,8 @@ Run:  TINYGDL_DATA=../shared/data python benchmarks/vae.py [--steps 50] [--timin
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from tinygdl import zoo
 from tinygdl.data import DatasetNotFoundError
 from tinygdl.models.vae import vae_loss
 from tinygdl.optim import Adam
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import load_average, set_threads, thread_report, time_interleaved  # noqa: E402
 
 BATCH, BETA, LR, STEPS_PER_EPOCH = 100, 500.0, 5e-4, 600
 KERAS_EPSILON = 1e-7
@@ -194,22 +197,19 @@ def compare_curves(torch, images, steps: int, seed: int, dtype=np.float32) -> np
 
 
 def seconds_per_step(torch, images, steps: int, rounds: int) -> tuple[float, float]:
-    """Median seconds per training step of each framework over ``rounds`` alternating subset epochs."""
+    """Seconds per training step of each framework: the median of ``rounds`` subset epochs of
+    ``steps`` steps, the two frameworks timed in turn (``_common.time_interleaved``)."""
     model = zoo.build("vae_fashion")
     twin = torch_twin(torch)
     copy_weights(torch, model, twin)
-    trainers = (tinygdl_trainer(model), torch_trainer(torch, twin))
-    for step in trainers:  # warm-up: Numba compilation, allocators
-        for x, eps in batches(images, 2):
-            step(x, eps)
-    times = ([], [])
-    for round_ in range(rounds):
-        for step, record in zip(trainers, times):
-            start = time.perf_counter()
-            for x, eps in batches(images, steps, seed=round_):
-                step(x, eps)
-            record.append((time.perf_counter() - start) / steps)
-    return statistics.median(times[0]), statistics.median(times[1])
+    subset = list(batches(images, steps))
+
+    def epoch_of(step):
+        return lambda: [step(x, eps) for x, eps in subset]
+
+    medians = time_interleaved({"tinygdl": epoch_of(tinygdl_trainer(model)),
+                                "torch": epoch_of(torch_trainer(torch, twin))}, repeat=rounds, warmup=1)
+    return medians["tinygdl"] / steps, medians["torch"] / steps
 
 
 def main() -> None:
@@ -218,12 +218,14 @@ def main() -> None:
     parser.add_argument("--timing-steps", type=int, default=30, help="steps per timed subset epoch (default 30)")
     parser.add_argument("--rounds", type=int, default=3, help="timed subset epochs per framework (default 3)")
     parser.add_argument("--rtol", type=float, default=1e-3, help="allowed relative difference of the losses")
+    parser.add_argument("--threads", type=int, default=1, help="threads for both frameworks (default 1)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     import torch
 
+    set_threads(args.threads, torch)
     images, name = training_images(max(args.steps, args.timing_steps) * BATCH)
-    print(f"data: {name}, {len(images)} images; torch {torch.__version__} with {torch.get_num_threads()} threads")
+    print(f"data: {name}, {len(images)} images; torch {torch.__version__}; {thread_report(torch)}")
 
     for dtype, rtol in ((np.float32, args.rtol), (np.float64, 1e-9)):
         tiny, twin = compare_curves(torch, images, args.steps, args.seed, dtype)
@@ -236,7 +238,8 @@ def main() -> None:
     tiny_step, torch_step = seconds_per_step(torch, images, args.timing_steps, args.rounds)
     print(f"time per epoch ({STEPS_PER_EPOCH} steps of {BATCH}, from the median of {args.rounds} subset epochs "
           f"of {args.timing_steps} steps): tinygdl {tiny_step * STEPS_PER_EPOCH:.1f} s, "
-          f"torch {torch_step * STEPS_PER_EPOCH:.1f} s, ratio tinygdl/torch {tiny_step / torch_step:.2f}")
+          f"torch {torch_step * STEPS_PER_EPOCH:.1f} s, ratio tinygdl/torch {tiny_step / torch_step:.2f} "
+          f"(load average {load_average()})")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ Book models (``shared/reference/book-models.md`` §3.3–3.5), with the book's s
 * ``vae_faces``: 200-D latent, BatchNorm + LeakyReLU, loss 2000 × MSE + KL, Adam 5e-4, batch 128,
   10 epochs.  CelebA is not available offline: CIFAR-10 by default (or ``flowers12``);
   ``--dataset celeba --set celeba_dir=FOLDER`` reads a CelebA folder (``list_attr_celeba.csv`` and
-  ``img_align_celeba/``) through ``tinygdl.data.AttributeImageFolder``.
+  ``img_align_celeba/``) through ``tinygdl.data.AttributeImageFolder``.  The repository's earlier
+  64×64 variant (five stages of 64 channels) is ``--image-size 64 --set channels=64,64,64,64,64``.
 
 Hands-On ML ch. 17 (28×28 grey images, MSE, Adam with Keras's ε where the book uses Nadam, batch 32):
 ``ae_stacked``, ``ae_tied``, ``ae_conv``, ``ae_recurrent``, ``ae_denoising``, ``ae_sparse``.
