@@ -38,6 +38,7 @@ from ..models import vae as vae_models
 from ..optim import Adam
 from ..losses import binary_cross_entropy, mse_loss
 from ..training import evaluate_loader
+from ..training.trainer import metrics_as_floats
 from .images import SHAPES, image_shape, load_images
 from .recipe import Recipe
 
@@ -109,12 +110,12 @@ class _ImageAutoencoder(Recipe):
             terms = self.terms(model, batch[0])
             terms["loss"].backward()
             optimizer.step()
-            return _numbers(terms)
+            return metrics_as_floats(terms)
 
         return step
 
     def eval_step(self, models):
-        return lambda batch: _numbers(self.terms(models["model"], batch[0]))
+        return lambda batch: metrics_as_floats(self.terms(models["model"], batch[0]))
 
     # -- results ---------------------------------------------------------------------------------
 
@@ -133,10 +134,6 @@ class _ImageAutoencoder(Recipe):
     def report(self, models, out_dir):
         self.sample(models, self.output(out_dir, "reconstructions.png"))
         return self.test_losses(models)
-
-
-def _numbers(terms: dict) -> dict:
-    return {name: float(value.item()) if hasattr(value, "item") else float(value) for name, value in terms.items()}
 
 
 # --------------------------------------------------------------------------- the book: autoencoder
