@@ -7,7 +7,7 @@ The PyTorch twins run the same layers with the same initial weights, the same ba
 algorithm (Adam on both sides); both get the same number of threads.  Each configuration times
 the two engines in turn, step after step after warm-up, and reports the medians and their ratio.
 
-    python benchmarks/gan.py                 (dcgan and wgan_gp at 32 and 64 px, batch 64)
+    python benchmarks/gan.py                 (dcgan and wgan_gp at 32 and 64 px, batch 32)
     python benchmarks/gan.py --quick         (batch 16, fewer steps: a minute)
     python benchmarks/gan.py --threads 1 --batch-size 32 --steps 5
 """
@@ -195,7 +195,7 @@ def set_threads(torch, threads: int) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="batch 16, 1 warm-up and 2 timed steps")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per engine (median)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=os.cpu_count())

@@ -2,6 +2,7 @@
 follow the train/eval switches, the tricks (experience replay, weight clipping) do what they say,
 and short runs on the 8x8 digits show the discriminator separating real from fake without NaNs."""
 
+import functools
 import math
 
 import numpy as np
@@ -225,10 +226,12 @@ def test_weight_clipping_keeps_the_critic_in_the_box(rng):
 # --------------------------------------------------------------------------- short runs on the digits
 
 
-def short_run(name, steps=8, batch_size=32, **settings):
-    """``steps`` training steps of zoo model ``name`` on the 8x8 digits (no files needed)."""
+@functools.cache
+def short_run(name, steps, batch_size, image_size=None):
+    """``steps`` training steps of zoo model ``name`` on the 8x8 digits (no files needed); shared by
+    the tests that only look at the result."""
     tinygdl.manual_seed(0)
-    recipe = zoo.recipe(name, "digits", **settings)
+    recipe = zoo.recipe(name, "digits", **({"image_size": image_size} if image_size else {}))
     train, _ = recipe.load_data()
     models = recipe.build()
     step = recipe.train_step(models, recipe.optimizers(models))
@@ -254,15 +257,18 @@ def scores(recipe, models, batch):
         return judge(real).numpy().mean(), judge(generator(z)).numpy().mean()
 
 
-@pytest.mark.parametrize("name, settings", [
-    ("dcgan", dict(image_size=8)),
-    ("gan", dict()),
-    ("wgan_gp", dict(image_size=8)),
-    ("cgan", dict(image_size=8)),
-    ("wgan", dict(image_size=8)),
-])
-def test_the_discriminator_learns_to_separate_real_from_fake_in_the_first_steps(name, settings):
-    recipe, models, batch, history = short_run(name, **settings)
+SHORT_RUNS = {  # steps, batch size, image size: a few seconds each
+    "dcgan": (8, 32, 16),
+    "gan": (8, 32, None),
+    "wgan_gp": (5, 16, 8),
+    "cgan": (5, 16, 8),
+    "wgan": (4, 20, 8),  # 4 steps of 5 critic iterations
+}
+
+
+@pytest.mark.parametrize("name", list(SHORT_RUNS))
+def test_the_discriminator_learns_to_separate_real_from_fake_in_the_first_steps(name):
+    recipe, models, batch, history = short_run(name, *SHORT_RUNS[name])
     assert all(math.isfinite(v) for logs in history for v in logs.values())
     assert all(np.isfinite(p.numpy()).all() for model in models.values() for p in model.parameters())
     real_score, fake_score = scores(recipe, models, batch)
@@ -270,6 +276,6 @@ def test_the_discriminator_learns_to_separate_real_from_fake_in_the_first_steps(
 
 
 def test_dcgan_discriminator_is_right_about_most_images_after_a_few_steps():
-    _, _, _, history = short_run("dcgan", steps=12, image_size=8)
-    assert history[-1]["d_real_acc"] > 0.5 and history[-1]["d_acc"] > 0.5
+    _, _, _, history = short_run("dcgan", *SHORT_RUNS["dcgan"])
+    assert history[-1]["d_real_acc"] > 0.75 and history[-1]["d_acc"] > 0.75
     assert history[-1]["d_loss"] < history[0]["d_loss"]
