@@ -141,7 +141,8 @@ class WGANGP(_GAN):
     title = "WGAN-GP, 64x64 RGB: critic without BatchNorm, 3 critic steps, gradient penalty 10 (book §3.7)"
     dataset = "cifar10"
     datasets = ("cifar10", "flowers12", "digits", "mnist", "fashion-mnist")
-    # alpha_dist: "uniform" as Gulrajani et al. 2017; the book draws "normal", N(0, 1)
+    # alpha_dist: "uniform" as Gulrajani et al. 2017; the book draws "normal", N(0, 1) (a documented
+    # deviation).  The book's notebook at HEAD also passes steps_per_epoch=2: `--steps-per-epoch 2`.
     defaults = dict(epochs=200, batch_size=512, lr=2e-4, beta1=0.5, beta2=0.9, latent_dim=128, image_size=64,
                     critic_steps=3, gp_weight=10.0, alpha_dist="uniform", dropout=0.3, minibatch_std=False,
                     limit=None)
@@ -166,7 +167,8 @@ class CGAN(WGANGP):
     datasets = ("cifar10", "flowers12", "digits", "mnist", "fashion-mnist")
     # label: "vehicle" (vehicle vs animal, CIFAR-10's stand-in for the book's binary Blond_Hair, the
     # default there) or "class" (the dataset's classes, the default elsewhere); sample_class: one
-    # class (name or number) for the sample grids, None for one row per class
+    # class (name or number) for the sample grids, None for one row per class.  The book's HEAD runs
+    # 2000 epochs of one step each: `--steps-per-epoch 1`.
     defaults = dict(epochs=2000, batch_size=128, lr=5e-5, beta1=0.5, beta2=0.9, latent_dim=32, image_size=64,
                     critic_steps=3, gp_weight=10.0, alpha_dist="uniform", dropout=0.3, label=None, sample_class=None,
                     limit=None)
