@@ -4,9 +4,11 @@
 
 The convolution shapes are the layers of the book's models: the CIFAR-10 CNN (batch 32), the DCGAN
 at 64x64 (batch 128, 4x4 kernels, stride 2, padding 1) and an MNIST-sized CNN (batch 64).  Each
-time is the median of ``--repeat`` runs after one warm-up run (which also pays Numba's compilation).
-The Numba kernels use every core, so they suffer most when other programs compete for the CPU: the
-load average is printed before and after, to tell a quiet run from a disturbed one.
+time is the median of ``--repeat`` runs after one warm-up run (which also pays Numba's compilation);
+the NumPy and Numba runs alternate, so that a busy spell of the machine hits both.  The Numba
+kernels use every core, so other programs competing for the CPU slow them more than the
+single-threaded reference: the load average is printed before and after, to tell a quiet run from
+a disturbed one.
 """
 
 from __future__ import annotations
@@ -37,21 +39,23 @@ CONV_LAYERS = [
 ELEMENTWISE_SIZES = [10**3, 10**5, 10**6, 10**7]
 
 
-def median_time(fn, repeat: int) -> float:
-    """Median wall time of ``fn()`` in seconds, after one untimed warm-up call."""
+def seconds(fn) -> float:
+    start = time.perf_counter()
     fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return time.perf_counter() - start
 
 
 def compare(label: str, name: str, make_call, repeat: int) -> str:
-    """One table row: ``make_call(fn)`` returns a no-argument call of kernel implementation ``fn``."""
-    t_numpy = median_time(make_call(kernels.implementation(name, "numpy")), repeat)
-    t_numba = median_time(make_call(kernels.implementation(name, "numba")), repeat)
+    """One table row: ``make_call(fn)`` returns a no-argument call of kernel implementation ``fn``.
+
+    Each flavour runs once untimed (Numba compiles then), then the two alternate, so that both see
+    the same machine; the row shows the median of each.
+    """
+    calls = [make_call(kernels.implementation(name, flavour)) for flavour in ("numpy", "numba")]
+    for call in calls:
+        call()
+    times = [[seconds(call) for call in calls] for _ in range(repeat)]
+    t_numpy, t_numba = (statistics.median(column) for column in zip(*times))
     return f"| {name} | {label} | {t_numpy * 1e3:.3f} | {t_numba * 1e3:.3f} | {t_numpy / t_numba:.2f}x |"
 
 

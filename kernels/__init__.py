@@ -12,8 +12,12 @@ look at their array arguments on every call: CuPy arrays go to ``"cupy"``; NumPy
 at any time, with ``set_preference("numpy")`` or the environment variable ``TINYGDL_KERNELS=numpy``
 (or ``numba``), which is read at each call; ``set_preference`` wins over the variable.
 
-There is no size threshold below which NumPy arrays go back to the reference: Numba's call overhead
-(about 2-4 us on the machine ``benchmarks/kernels.py`` was run on) is no more than NumPy's own.
+The element-wise kernels send arrays of fewer than ``NUMBA_MIN_SIZE`` elements to the reference even
+when Numba is available: a parallel Numba call costs at least about 9 us however small the array
+(mostly waking the sleeping threads, see ``cpu.py``), while NumPy needs 2.5-6.5 us for 1e3 elements
+and 7-13 us for 1e4 (measured on a 2-core machine); Numba wins from about 1e4-2e4 elements on.
+``im2col`` and ``col2im`` have no threshold: their inputs are never that small in practice.  A
+forced preference ignores the threshold.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ __all__ = [
     "ENV_VAR",
     "ConvGeometry",
     "FLAVOURS",
+    "NUMBA_MIN_SIZE",
     "adam_update",
     "col2im",
     "conv_geometry",
@@ -54,6 +59,9 @@ __all__ = [
 
 ENV_VAR = "TINYGDL_KERNELS"
 _CPU_FLAVOURS = ("numpy", "numba")
+
+# The smallest arrays (elements of the first array argument) that go to Numba when nothing is forced.
+NUMBA_MIN_SIZE = {"adam_update": 1 << 14, "leaky_relu": 1 << 14, "leaky_relu_grad": 1 << 14}
 
 _preference: str | None = None
 
@@ -109,21 +117,23 @@ def _check_preference(flavour, source: str) -> str | None:
     return flavour
 
 
-def _cpu_flavour() -> str:
-    """The flavour for NumPy arrays: the forced one if any, else Numba when it is available."""
+def _cpu_flavour(name: str, size: int) -> str:
+    """The flavour of kernel ``name`` for NumPy arrays, the first of which holds ``size`` elements."""
     forced = _preference or _check_preference(os.environ.get(ENV_VAR), f"{ENV_VAR} environment variable")
     if forced == "numba" and not numba_available():
         raise RuntimeError(f"numba kernels requested ({ENV_VAR} or set_preference), but unavailable: {_numba_error}")
     if forced:
         return forced
-    return "numba" if numba_available() else "numpy"
+    if numba_available() and size >= NUMBA_MIN_SIZE.get(name, 0):
+        return "numba"
+    return "numpy"
 
 
 def get(name: str, *arrays):
     """The implementation of kernel ``name`` that should process ``arrays``."""
     if any(is_cupy_array(a) for a in arrays):
         return implementation(name, "cupy")
-    return implementation(name, _cpu_flavour())
+    return implementation(name, _cpu_flavour(name, arrays[0].size))
 
 
 # --------------------------------------------------------------------------- the public kernels

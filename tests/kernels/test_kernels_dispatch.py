@@ -31,7 +31,7 @@ def picked(name, *arrays):
     return next(f for f in kernels.FLAVOURS if kernels.registered(name).get(f) is fn)
 
 
-VECTOR = np.zeros(10, np.float32)
+VECTOR = np.zeros(1 << 16, np.float32)  # above every size threshold
 IMAGES = np.zeros((2, 3, 8, 8), np.float32)
 
 
@@ -46,6 +46,15 @@ def test_numpy_arrays_go_to_numba_by_default():
     assert picked("im2col", IMAGES) == "numba"
     assert picked("leaky_relu", VECTOR) == "numba"
     assert "numba" in kernels.flavours("col2im")
+
+
+@needs_numba
+def test_small_elementwise_arrays_go_to_the_reference_unless_numba_is_forced(monkeypatch):
+    small = np.zeros(kernels.NUMBA_MIN_SIZE["adam_update"] - 1, np.float32)
+    assert picked("adam_update", small, small, small, small) == "numpy"
+    assert picked("leaky_relu_grad", small, small) == "numpy"
+    monkeypatch.setenv(kernels.ENV_VAR, "numba")
+    assert picked("adam_update", small, small, small, small) == "numba"
 
 
 def test_environment_variable_forces_the_reference_at_call_time(monkeypatch):
