@@ -41,8 +41,9 @@ def median_seconds(fn, repeat: int, warmup: int = 3) -> float:
 # --------------------------------------------------------------------------- tinygdl
 
 
-def tinygdl_chain():
-    x = tinygdl.randn(16, 16, requires_grad=True)
+def chain(lib):
+    """The same code for both engines: tinygdl mirrors PyTorch's names here."""
+    x = lib.randn(16, 16, requires_grad=True)
 
     def run():
         y = x
@@ -69,18 +70,6 @@ def tinygdl_mlp():
 
 
 # --------------------------------------------------------------------------- PyTorch
-
-
-def torch_chain(torch):
-    x = torch.randn(16, 16, requires_grad=True)
-
-    def run():
-        y = x
-        for _ in range(CHAIN_LINKS):
-            y = (y * 1.01 + 0.1).tanh()
-        y.sum().backward()
-
-    return run
 
 
 def torch_mlp(torch):
@@ -110,7 +99,7 @@ def main():
     torch.manual_seed(0)
     ops_per_chain = 3 * CHAIN_LINKS + 1
     rows = [
-        ("chain of small elementwise ops, fwd+bwd (per op)", tinygdl_chain(), torch_chain(torch), ops_per_chain),
+        ("chain of small elementwise ops, fwd+bwd (per op)", chain(tinygdl), chain(torch), ops_per_chain),
         ("tiny MLP training step (64-32-10, batch 16, Adam)", tinygdl_mlp(), torch_mlp(torch), 1),
     ]
     print(f"numpy {np.__version__}, torch {torch.__version__}, threads {threads}\n")
