@@ -78,7 +78,7 @@ def adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale):
     xp = get_array_module(param)
     # Python floats keep the arrays' dtype (a NumPy float64 scalar would promote float32 to float64).
     step_size, beta1, beta2, eps, v_scale = (float(s) for s in (step_size, beta1, beta2, eps, v_scale))
-    tmp = xp.multiply(grad, 1.0 - beta1)
+    tmp = xp.multiply(grad, 1.0 - beta1, out=xp.empty_like(grad))  # out=: an array even for 0-d inputs
     m *= beta1
     m += tmp
     xp.multiply(grad, grad, out=tmp)
