@@ -266,25 +266,29 @@ def iwae_bound(model: VAE, x: Tensor, k: int = 50, log_likelihood=bernoulli_log_
 def evaluate_vae(model: VAE, images, log_likelihood=bernoulli_log_likelihood, k: int = 50, batch_size: int = 100,
                  iwae_limit: int | None = None) -> dict:
     """Test-set numbers of a VAE, in nats per image (means over ``images``, an (N, C, H, W) array):
-    ``elbo``, its two terms ``log_likelihood`` (E_q log p(x | z)) and ``kl``, and ``iwae`` (the
-    k-sample bound on log p(x), over the first ``iwae_limit`` images — all by default).  Runs in
-    eval mode without a graph; draws use tinygdl's generator (``tinygdl.manual_seed``)."""
+    ``elbo``, its two terms ``log_likelihood`` (E_q log p(x | z)) and ``kl``; ``iwae_k<k>``, the
+    k-sample bound on log p(x) over the first ``iwae_limit`` images (all by default), and
+    ``elbo_iwae_images``, the ELBO of those same images (the pair to compare).  Runs in eval mode
+    without a graph; draws use tinygdl's generator (``tinygdl.manual_seed``)."""
     from ..training import evaluation_mode
 
     images = np.asarray(images)
     totals = OrderedDict(elbo=0.0, log_likelihood=0.0, kl=0.0)
-    iwae_total, iwae_count = 0.0, min(len(images), iwae_limit or len(images))
+    iwae_count = min(len(images), iwae_limit or len(images))
+    iwae_total = elbo_subset_total = 0.0
     device, dtype = model.device, model.parameters()[0].dtype
     with evaluation_mode([model]):
         for start in range(0, len(images), batch_size):
             x = Tensor(images[start:start + batch_size], dtype=dtype, device=device)
-            for name, values in elbo(model, x, log_likelihood).items():
+            terms = elbo(model, x, log_likelihood)
+            for name, values in terms.items():
                 totals[name] += float(values.sum().item())
             if start < iwae_count:
-                x = x[:iwae_count - start]
-                iwae_total += float(iwae_bound(model, x, k, log_likelihood).sum().item())
+                elbo_subset_total += float(terms["elbo"][:iwae_count - start].sum().item())
+                iwae_total += float(iwae_bound(model, x[:iwae_count - start], k, log_likelihood).sum().item())
     result = {name: total / len(images) for name, total in totals.items()}
     result[f"iwae_k{k}"] = iwae_total / iwae_count
+    result["elbo_iwae_images"] = elbo_subset_total / iwae_count
     return result
 
 
