@@ -173,6 +173,7 @@ class VAEFashion(_ImageAutoencoder):
     title = "variational autoencoder, 2-D latent, beta = 500 BCE (book ch. 3)"
     reconstruction = "bce"
     likelihood = "bernoulli"
+    report_samples = 18  # the prior samples the book's notebook decodes (30 for the faces)
     defaults = dict(epochs=5, batch_size=100, lr=5e-4, beta=500.0, latent_dim=2, channels=(32, 64, 128),
                     image_size=32, limit=None, eval_limit=None, iwae_k=50, iwae_limit=1000, attribute="")
 
@@ -205,7 +206,7 @@ class VAEFashion(_ImageAutoencoder):
             iwae_limit=iwae_count).items()})
         results["iwae_images"] = iwae_count
         latent.reconstruction_figure(model, images[:10], self.output(out_dir, "reconstructions.png"))
-        self.sample(models, self.output(out_dir, "prior_samples.png"), n=30)
+        self.sample(models, self.output(out_dir, "prior_samples.png"), n=self.report_samples)
         sampled, means = latent.codes(model, images, sample=True), latent.codes(model, images)
         latent.histogram_figure(sampled, self.output(out_dir, "latent_histograms.png"))
         statistics = latent.latent_statistics(sampled)
@@ -244,6 +245,7 @@ class VAEFaces(VAEFashion):
     datasets = ("cifar10", "flowers12", "celeba", "fashion-mnist", "mnist", "digits")
     reconstruction = "mse"
     likelihood = "gaussian"
+    report_samples = 30
     defaults = dict(epochs=10, batch_size=128, lr=5e-4, beta=2000.0, latent_dim=200, channels=(128, 128, 128, 128),
                     image_size=32, limit=None, eval_limit=None, iwae_k=50, iwae_limit=200, attribute="",
                     celeba_dir="")
