@@ -10,6 +10,10 @@ the two engines in turn, step after step after warm-up, and reports the medians 
     python benchmarks/gan.py                 (dcgan and wgan_gp at 32 and 64 px, batch 32)
     python benchmarks/gan.py --quick         (batch 16, fewer steps: a minute)
     python benchmarks/gan.py --threads 1 --batch-size 32 --steps 5
+
+On a machine shared with other work, run ``--threads 1`` as well: a parallel region (BLAS, Numba)
+ends with its slowest thread, so when another program holds a core, two-thread tinygdl steps stall
+far more than PyTorch's; one thread each compares the engines themselves.
 """
 
 from __future__ import annotations
