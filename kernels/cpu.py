@@ -15,16 +15,14 @@ run as plain Python, far slower than the reference.
 A parallel loop ends when its slowest thread does.  With Numba's usual OpenMP threading layer, a
 thread that has finished its share *spins* on its core, waiting for the others; when other programs
 keep every core busy, a thread that still has work may then wait a whole scheduler time slice for a
-core.  On a loaded 2-core machine every call took 8-16 ms that way, whatever its size (the NumPy
-reference took 0.003 ms for 1000 elements).  ``OMP_WAIT_POLICY=PASSIVE`` makes waiting threads sleep
-instead, which removed the stall at the price of a few microseconds per call on an idle machine, so
-this module sets it, unless it is already set, before Numba starts its threads.  (It applies to any
-OpenMP library that the process loads from then on.)
+core.  On a loaded 2-core machine every call then took about 8 ms, whatever its size (1.4 us on the
+idle machine).  ``OMP_WAIT_POLICY=PASSIVE`` in the environment makes waiting threads sleep instead
+(about 40 us per call, idle or loaded).  tinygdl does not set it for you: it is read by every
+OpenMP library in the process, PyTorch's included, and would slow those down on an idle machine.
+Set it yourself when you train on a machine that is busy with other work.
 """
 
 from __future__ import annotations
-
-import os
 
 import numba
 import numpy as np
@@ -36,10 +34,6 @@ from .registry import register
 
 if numba.config.DISABLE_JIT:
     raise ImportError("NUMBA_DISABLE_JIT is set: the Numba kernels are switched off")
-
-# Read by OpenMP when Numba starts its threads, at the first parallel call (see the docstring above).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 
 # --------------------------------------------------------------------------- im2col / col2im
 
