@@ -12,17 +12,21 @@ machine pays the compilation (a few seconds per dtype).  This module is imported
 works; importing it raises ImportError when ``NUMBA_DISABLE_JIT=1``, because these loops would then
 run as plain Python, far slower than the reference.
 
-A parallel loop ends when its slowest thread does.  With Numba's usual OpenMP threading layer, a
-thread that has finished its share *spins* on its core, waiting for the others; when other programs
-keep every core busy, a thread that still has work may then wait a whole scheduler time slice for a
-core.  On a loaded 2-core machine every call then took about 8 ms, whatever its size (1.4 us on the
-idle machine).  ``OMP_WAIT_POLICY=PASSIVE`` in the environment makes waiting threads sleep instead
-(about 40 us per call, idle or loaded).  tinygdl does not set it for you: it is read by every
-OpenMP library in the process, PyTorch's included, and would slow those down on an idle machine.
-Set it yourself when you train on a machine that is busy with other work.
+A parallel loop ends when its slowest thread does.  With Numba's default OpenMP threading layer,
+a thread that has finished its share *spins* on its core for a while, waiting for more work.
+Between two Numba calls the engine runs NumPy's matrix products on OpenBLAS's own threads, which
+spin the same way, and the two pools take the cores from each other: a DCGAN step on 2 cores took
+0.35 s instead of 0.13 s (and whenever other programs kept the cores busy, every Numba call took
+about 8 ms, whatever its size).  OpenMP's remedy, ``OMP_WAIT_POLICY=PASSIVE``, is read by every
+OpenMP library in the process (PyTorch shares the same runtime) and would slow those down.  So
+this module asks Numba for its own ``workqueue`` threading layer, whose idle threads sleep: about
+0.1 ms to wake them per call, no spinning, nothing shared with OpenMP.  Set
+``NUMBA_THREADING_LAYER`` yourself to choose another layer.
 """
 
 from __future__ import annotations
+
+import os
 
 import numba
 import numpy as np
@@ -34,6 +38,9 @@ from .registry import register
 
 if numba.config.DISABLE_JIT:
     raise ImportError("NUMBA_DISABLE_JIT is set: the Numba kernels are switched off")
+
+if "NUMBA_THREADING_LAYER" not in os.environ:  # see the module docstring; must precede the first parallel call
+    numba.config.THREADING_LAYER = "workqueue"
 
 # --------------------------------------------------------------------------- im2col / col2im
 
