@@ -147,6 +147,35 @@ def erf(array):
     return scipy_erf(array).astype(array.dtype, copy=False)
 
 
+# --------------------------------------------------------------------------- host memory
+
+# NumPy allocates a fresh array for every intermediate result.  glibc's malloc serves large
+# requests (from 128 KiB, a threshold it raises as it goes) with fresh pages from the kernel and
+# hands them back on free, so the next step's arrays page-fault all over again: on the book's
+# CNN that was a quarter of a training step.  Serving requests up to 32 MiB from the heap, and
+# not trimming the heap until 1 GiB of it is free, keeps that memory in the process for reuse.
+_MALLOC_SETTINGS = ((-1, 1 << 30), (-3, 1 << 25))  # (M_TRIM_THRESHOLD, 1 GiB), (M_MMAP_THRESHOLD, 32 MiB)
+
+
+def keep_freed_host_memory() -> bool:
+    """Ask glibc to reuse freed memory rather than return it to the OS (see above).  Done once at
+    import, unless ``TINYGDL_MALLOC=default``; a no-op (False) where the C library is not glibc."""
+    import ctypes
+    import ctypes.util
+    import os
+
+    if os.environ.get("TINYGDL_MALLOC") == "default":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return all(libc.mallopt(option, value) == 1 for option, value in _MALLOC_SETTINGS)
+    except (OSError, AttributeError):  # no glibc (macOS, Windows, musl)
+        return False
+
+
+keep_freed_host_memory()
+
+
 # --------------------------------------------------------------------------- dtypes
 
 _default_dtype = np.dtype(np.float32)
