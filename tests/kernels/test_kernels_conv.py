@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinygdl import kernels
-from tinygdl.backend import cuda_available, to_device, to_numpy
+from tinygdl.backend import to_device, to_numpy
 from tinygdl.kernels import reference
 
 # --------------------------------------------------------------------------- the grid of cases
@@ -137,16 +137,6 @@ def to_flavour(a, flavour):
     return to_device(a, "cuda") if flavour == "cupy" else a
 
 
-@pytest.fixture(
-    params=["numba", pytest.param("cupy", marks=pytest.mark.gpu)],
-)
-def flavour(request):
-    name = request.param
-    if name == "cupy" and not cuda_available():
-        pytest.skip("needs CuPy and a CUDA device")
-    if name == "numba" and not kernels.numba_available():
-        pytest.skip("Numba is not available")
-    return name
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)

@@ -3,7 +3,6 @@ operators (``+ - * / ** @``, comparisons, indexing) and methods (``x.sum()``, ``
 
 from __future__ import annotations
 
-from .. import backend
 from ..tensor import Tensor, _tensors
 from .creation import (arange, bernoulli, eye, full, linspace, manual_seed, normal, ones, ones_like,
                        permutation, rand, randint, randn, uniform, zeros, zeros_like)
