@@ -31,6 +31,14 @@ class LayerSpec:
         return self.id
 
 
+def _models():
+    """tinygdl.models, imported when a check needs it (it sits above nn in the import order)."""
+    import tinygdl.models.autoencoders
+    import tinygdl.models.vae
+
+    return tinygdl.models
+
+
 def _ints(high):
     return lambda rng, shapes: [rng.integers(0, high, shapes[0])]
 
@@ -92,6 +100,14 @@ SPECS = [
     LayerSpec("Upsample-nearest", lambda: nn.Upsample(2), ((1, 2, 3, 3),)),
     LayerSpec("Upsample-bilinear", lambda: nn.Upsample(2, mode="bilinear"), ((1, 2, 3, 3),), covers=("UpSampling2D",)),
     LayerSpec("ZeroPad2d", lambda: nn.ZeroPad2d(1), ((1, 2, 3, 3),)),
+    # -- the small layers of the model families (tinygdl.models)
+    LayerSpec("GaussianNoise", lambda: _models().autoencoders.GaussianNoise(0.3), ((3, 4),)),
+    LayerSpec("DenseTranspose", lambda: _models().autoencoders.DenseTranspose(nn.Linear(4, 3)), ((2, 3),)),
+    LayerSpec("GlobalAvgPool2d", lambda: _models().autoencoders.GlobalAvgPool2d(), ((2, 3, 4, 4),)),
+    LayerSpec("RecurrentLayer", lambda: _models().autoencoders.RecurrentLayer(3, 2, return_sequences=False),
+              ((2, 4, 3),)),
+    LayerSpec("RepeatVector", lambda: _models().autoencoders.RepeatVector(3), ((2, 4),)),
+    LayerSpec("Sampling", lambda: _models().vae.Sampling(), ((3, 2), (3, 2)), second_order=True),
     # -- GAN discriminators
     LayerSpec("MinibatchStdDev", lambda: nn.MinibatchStdDev(2), ((4, 2, 2, 2),), second_order=True),
 ]
