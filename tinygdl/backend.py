@@ -107,6 +107,11 @@ def is_cupy_array(a) -> bool:
     return cupy is not None and isinstance(a, cupy.ndarray)
 
 
+def is_array(value) -> bool:
+    """A NumPy or a CuPy array."""
+    return isinstance(value, np.ndarray) or is_cupy_array(value)
+
+
 def device_of(array) -> Device:
     """The device an array lives on (``cpu`` for NumPy arrays and Python scalars)."""
     if is_cupy_array(array):
@@ -209,12 +214,13 @@ def default_dtype(dtype):
 
 _generators: dict = {}
 _seed = None
+_gpu_salt = 0  # changes the GPU streams after a resume (see set_rng_state)
 
 
 def manual_seed(seed: int) -> None:
     """Seed every device's generator; the same seed gives the same draws on the same device."""
-    global _seed
-    _seed = int(seed)
+    global _seed, _gpu_salt
+    _seed, _gpu_salt = int(seed), 0
     _generators.clear()
 
 
@@ -225,24 +231,30 @@ def generator(dev=None):
     if gen is None:
         # Each device gets its own stream: the seed is mixed with the device so that the CPU and
         # GPU streams do not merely mirror each other.
-        seed = None if _seed is None else [_seed, 0 if dev.type == "cpu" else 1 + dev.index]
         if dev.type == "cpu":
-            gen = np.random.default_rng(seed)
+            gen = np.random.default_rng(None if _seed is None else [_seed, 0])
         else:
             _require_cuda(dev)
             with cupy.cuda.Device(dev.index):
-                gen = cupy.random.default_rng(None if seed is None else _seed * 1000 + seed[1])
+                seed = None if _seed is None else (_seed * 1000 + 1 + dev.index + _gpu_salt) % (1 << 63)
+                gen = cupy.random.default_rng(seed)  # CuPy's generator takes one integer seed
         _generators[dev] = gen
     return gen
 
 
 def get_rng_state() -> dict:
-    """The CPU generator's full state (checkpoints store it so a resumed run draws the same numbers)."""
+    """The CPU generator's full state (checkpoints store it so a resumed run draws the same numbers).
+
+    Only the CPU stream is saved: a resumed run on the CPU draws exactly what an uninterrupted one
+    would.  GPU streams are re-seeded from the restored CPU state instead (``set_rng_state``): they
+    do not repeat the numbers of the run's start, but they do differ from an uninterrupted run.
+    """
     return {"seed": _seed, "cpu": generator(CPU).bit_generator.state}
 
 
 def set_rng_state(state: dict) -> None:
-    global _seed
+    global _seed, _gpu_salt
     _seed = state["seed"]
     _generators.clear()
     generator(CPU).bit_generator.state = state["cpu"]
+    _gpu_salt = int(state["cpu"]["state"]["state"]) % (1 << 63)  # PCG64's position: new GPU streams

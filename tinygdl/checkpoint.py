@@ -111,7 +111,7 @@ def save_checkpoint(path, models: dict, optimizers: dict | None = None, epoch: i
     for name, optimizer in optimizers.items():
         optimizer_scalars[name] = {}
         for key, value in optimizer.state_dict().items():
-            if _is_array(value):
+            if backend.is_array(value):
                 arrays[_array_key("optimizer", name, key)] = backend.to_numpy(value)
             else:
                 optimizer_scalars[name][key] = value.item() if isinstance(value, np.generic) else value
@@ -140,10 +140,6 @@ def _array_key(kind: str, name: str, key: str) -> str:
     if not name or "/" in name:
         raise ValueError(f"save_checkpoint: {kind} names must be non-empty and contain no '/', got {name!r}")
     return f"{kind}/{name}/{key}"
-
-
-def _is_array(value) -> bool:
-    return isinstance(value, np.ndarray) or backend.is_cupy_array(value)
 
 
 def _history_dict(history) -> dict:

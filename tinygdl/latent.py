@@ -38,7 +38,7 @@ import numpy as np
 
 from . import plot
 from .tensor import Tensor
-from .training import evaluation_mode
+from .nn.module import evaluation_mode
 
 # --------------------------------------------------------------------------- running a model over arrays
 

@@ -38,7 +38,7 @@ from . import backend
 # --------------------------------------------------------------------------- global switches
 
 _grad_enabled = True  # record graphs?
-_training = True  # the global train/eval flag read by dropout and batch norm
+_training = True  # the global train/eval flag: functional dropout reads it (layers have Module.training)
 _anomaly_enabled = False  # check every forward and backward result for NaN / Inf
 
 
@@ -145,6 +145,12 @@ class Tensor:
     def __len__(self):
         return len(self.data)
 
+    def __bool__(self):
+        if self.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous: "
+                             "use (t > 0).all() or .any(), or compare one element")
+        return bool(self.data.reshape(()).item())
+
     def __repr__(self):
         body = np.array2string(backend.to_numpy(self.data), prefix="tensor(", separator=", ")
         extras = [f"dtype={self.dtype}"] if self.dtype != backend.get_default_dtype() else []
@@ -164,22 +170,8 @@ class Tensor:
     def tolist(self):
         return self.numpy().tolist()
 
-    def to(self, device=None, dtype=None) -> "Tensor":
-        """A copy on ``device`` (and/or of ``dtype``), differentiable; ``self`` if nothing changes."""
-        from .ops.movement import to_device_op  # the move is an op: gradients flow back across devices
-
-        out = self
-        if device is not None and backend.device(device) != self.device:
-            out = to_device_op(out, backend.device(device))
-        if dtype is not None and np.dtype(dtype) != out.dtype:
-            out = out.astype(dtype)
-        return out
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def cuda(self, index: int = 0):
-        return self.to(f"cuda:{index}")
+    # ``to(device, dtype)``, ``cpu()`` and ``cuda()`` are ops (gradients flow back across devices):
+    # ``tinygdl.ops`` installs them, with the arithmetic operators.
 
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (shares the array and its version counter)."""
@@ -482,8 +474,11 @@ def _functions_leading_to(outputs, inputs) -> set:
     reachable, stack, seen = [], [y.creator for y in outputs if y.creator is not None], set()
     while stack:
         f = stack.pop()
-        if id(f) in seen or f.inputs is None:
+        if id(f) in seen:
             continue
+        if f.inputs is None:
+            raise RuntimeError("trying to differentiate through a graph that a backward pass already freed; "
+                               "pass retain_graph=True to that backward() if you need the graph again")
         seen.add(id(f))
         reachable.append(f)
         stack.extend(x.creator for x in f.inputs if x.creator is not None)

@@ -35,7 +35,6 @@ GANs", Algorithm 1) adds a gradient penalty instead::
 
 from __future__ import annotations
 
-import math
 
 from ..losses import binary_cross_entropy, gradient_penalty
 from ..ops.creation import ones, rand, randint, randn, zeros
@@ -254,7 +253,8 @@ class ClippedWGANStep:
 
     def __call__(self, batch) -> dict:
         real = _images(batch)
-        pieces = split(real, math.ceil(real.shape[0] / self.critic_steps))
+        n, k = real.shape[0], self.critic_steps  # k pieces as equal as can be (sizes differ by at most one)
+        pieces = split(real, [size for size in (n // k + (i < n % k) for i in range(k)) if size])
         for piece in pieces:
             with no_grad():
                 fake = self.generator(_noise(piece.shape[0], self.latent_dim, real))

@@ -66,6 +66,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import losses, nn
+from ..nn.module import evaluation_mode
 from ..ops.creation import randn
 from ..ops.reduce import logsumexp
 from ..ops.shape import stack
@@ -270,8 +271,6 @@ def evaluate_vae(model: VAE, images, log_likelihood=bernoulli_log_likelihood, k:
     k-sample bound on log p(x) over the first ``iwae_limit`` images (all by default), and
     ``elbo_iwae_images``, the ELBO of those same images (the pair to compare).  Runs in eval mode
     without a graph; draws use tinygdl's generator (``tinygdl.manual_seed``)."""
-    from ..training import evaluation_mode
-
     images = np.asarray(images)
     totals = OrderedDict(elbo=0.0, log_likelihood=0.0, kl=0.0)
     iwae_count = min(len(images), iwae_limit or len(images))

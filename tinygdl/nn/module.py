@@ -13,6 +13,7 @@ tree.  ``save``/``load`` write and read the state as ``.npz`` files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, no_grad, train_mode
 
 
 class Parameter(Tensor):
@@ -254,6 +255,21 @@ class Module:
         return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
 
 
+@contextlib.contextmanager
+def evaluation_mode(models):
+    """``with evaluation_mode([model, ...]):`` every module in eval mode, no graph recorded, the
+    global train flag off; afterwards each module gets its *own* previous mode back."""
+    modes = [(module, module.training) for model in models for module in model.modules()]
+    for model in models:
+        model.eval()
+    try:
+        with no_grad(), train_mode(False):
+            yield
+    finally:
+        for module, mode in modes:
+            object.__setattr__(module, "training", mode)
+
+
 def save_arrays(path, arrays: dict) -> None:
     """``numpy.savez`` to a temporary file in the same folder, then an atomic rename."""
     path = os.fspath(path)
@@ -273,6 +289,14 @@ def save_arrays(path, arrays: dict) -> None:
 
 
 # --------------------------------------------------------------------------- containers
+
+
+def _free_key(modules) -> str:
+    """The next numeric name not taken yet ("0", "1", ...), for an appended module."""
+    index = len(modules)
+    while str(index) in modules:
+        index += 1
+    return str(index)
 
 
 class Sequential(Module):
@@ -303,7 +327,7 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, layer: Module):
-        self._modules[str(len(self._modules))] = layer
+        self._modules[_free_key(self._modules)] = layer
         return self
 
 
@@ -316,7 +340,7 @@ class ModuleList(Module):
             self.append(m)
 
     def append(self, module: Module):
-        self._modules[str(len(self._modules))] = module
+        self._modules[_free_key(self._modules)] = module
         return self
 
     def __getitem__(self, index):

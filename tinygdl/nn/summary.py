@@ -8,11 +8,11 @@ persistent buffers such as BatchNorm's running mean and variance.
 
 from __future__ import annotations
 
-import numpy as np
 
 from ..ops.creation import zeros
-from ..tensor import Tensor, no_grad
-from .module import Module
+from ..backend import get_default_dtype
+from ..tensor import Tensor
+from .module import Module, evaluation_mode
 
 _BATCH = 2
 
@@ -35,12 +35,8 @@ def _shape_text(output) -> str:
 def _example_inputs(model: Module, input_shape, dtype):
     """Zero tensors of the given shape(s), with a batch axis added in front."""
     shapes = input_shape if input_shape and isinstance(input_shape[0], (tuple, list)) else [input_shape]
-    device = model.device
-    inputs = []
-    for shape in shapes:
-        x = zeros((_BATCH,) + tuple(shape), dtype=dtype or np.float32, device=device)
-        inputs.append(x if np.dtype(x.dtype).kind == "f" else Tensor._wrap(x.data))
-    return inputs
+    return [zeros((_BATCH,) + tuple(shape), dtype=dtype or get_default_dtype(), device=model.device)
+            for shape in shapes]
 
 
 def summary(model: Module, input_shape=None, inputs=None, dtype=None, print_fn=print) -> str:
@@ -53,14 +49,11 @@ def summary(model: Module, input_shape=None, inputs=None, dtype=None, print_fn=p
                 if all(r[0] != name for r in rows):
                     rows.append((name, type(m).__name__, _shape_text(out), _row_count(m)))
             removers.append(module.register_forward_hook(record))
-    was_training = model.training
-    model.eval()
     try:
-        with no_grad():
+        with evaluation_mode([model]):
             args = inputs if inputs is not None else _example_inputs(model, input_shape, dtype)
             model(*(args if isinstance(args, (list, tuple)) else [args]))
     finally:
-        model.train(was_training)
         for remove in removers:
             remove()
     if not rows:  # a single layer, no sublayers

@@ -11,7 +11,7 @@ from .elementwise import (abs, add, clip, cos, div, elu, erf, exp, gelu, leaky_r
                           tanh, where)
 from .index import getitem
 from .linalg import matmul
-from .movement import astype, to_device_op
+from .movement import astype, to, to_device_op
 from .neural import dropout, embedding, log_softmax, one_hot, softmax
 from .reduce import (argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, std, sum, var)
 from .shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, flip, pad, permute, repeat,
@@ -77,6 +77,9 @@ def _install_tensor_methods():
         )
     }
     methods["abs"] = abs
+    methods["to"] = to
+    methods["cpu"] = lambda self: to(self, "cpu")
+    methods["cuda"] = lambda self, index=0: to(self, f"cuda:{index}")
     methods["permute"] = permute  # an alias of transpose: the __name__ key above says "transpose"
     methods["T"] = property(lambda self: transpose(self))
     methods["view"] = reshape

@@ -54,7 +54,7 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     """As ``numpy.arange``; integer arguments give int64, float arguments the default float dtype."""
     if stop is None:
         start, stop = 0, start
-    if dtype is None and all(isinstance(v, int) for v in (start, stop, step)):
+    if dtype is None and all(isinstance(v, (int, np.integer)) for v in (start, stop, step)):
         dtype = np.int64
     xp = backend.device(device).xp
     return Tensor._wrap(xp.arange(start, stop, step, dtype=_float_dtype(dtype) if dtype is None else dtype))
@@ -123,4 +123,8 @@ def bernoulli(p, shape=None, dtype=None, device=None) -> Tensor:
 
 
 def permutation(n: int, device=None) -> Tensor:
-    return Tensor._wrap(backend.generator(device).permutation(n))
+    """A random ordering of 0..n-1 (int64)."""
+    gen = backend.generator(device)
+    if hasattr(gen, "permutation"):
+        return Tensor._wrap(gen.permutation(n))
+    return Tensor._wrap(backend.device(device).xp.argsort(gen.random(n)))  # CuPy's Generator has none

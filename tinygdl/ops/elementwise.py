@@ -15,8 +15,7 @@ from ..tensor import Function, Tensor, _tensors
 from .shape import sum_to
 
 
-def _xp(array):
-    return backend.get_array_module(array)
+_xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 
 def _grad_if(x: Tensor, g):
@@ -307,7 +306,11 @@ def clip(a, lo=None, hi=None):
 
 
 def where(condition, a, b):
+    """``a`` where ``condition`` holds, else ``b`` (the condition is a constant, moved to a's device)."""
     cond = condition.data if isinstance(condition, Tensor) else condition
+    like = a if isinstance(a, Tensor) else b
+    if isinstance(like, Tensor):
+        cond = backend.to_device(cond, like.device)
     return Where(cond)(a, b)
 
 

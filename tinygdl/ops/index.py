@@ -13,8 +13,7 @@ from .. import backend
 from ..tensor import Function, Tensor, _raw_index
 
 
-def _xp(array):
-    return backend.get_array_module(array)
+_xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 
 def _is_basic(index) -> bool:

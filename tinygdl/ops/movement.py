@@ -44,3 +44,13 @@ def astype(x: Tensor, dtype) -> Tensor:
     if dtype.kind != "f":  # integer / bool results carry no gradient
         return Tensor._wrap(x.data.astype(dtype))
     return Cast(dtype)(x)
+
+
+def to(x: Tensor, device=None, dtype=None) -> Tensor:
+    """A copy on ``device`` (and/or of ``dtype``), differentiable; ``x`` itself if nothing changes."""
+    out = x
+    if device is not None and backend.device(device) != x.device:
+        out = to_device_op(out, device)
+    if dtype is not None and np.dtype(dtype) != out.dtype:
+        out = astype(out, dtype)
+    return out

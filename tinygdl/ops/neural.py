@@ -11,8 +11,7 @@ from .index import getitem
 from .reduce import sum
 
 
-def _xp(array):
-    return backend.get_array_module(array)
+_xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 
 class Softmax(Function):
@@ -86,7 +85,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool | None = None) -> Tensor:
 def embedding(ids, weight: Tensor) -> Tensor:
     """Rows of ``weight`` selected by integer ``ids`` (any shape) -> shape ids.shape + (dim,).
     The gradient scatters back into the selected rows, summing repeated ids."""
-    ids = ids.data if isinstance(ids, Tensor) else ids
+    ids = backend.to_device(ids.data if isinstance(ids, Tensor) else _xp(weight.data).asarray(ids), weight.device)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= weight.shape[0]):

@@ -15,8 +15,7 @@ from .elementwise import _const, exp, log, sqrt
 from .shape import broadcast_to, flip, reshape
 
 
-def _xp(array):
-    return backend.get_array_module(array)
+_xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 
 def _normalize_axes(axis, ndim: int, op: str):
@@ -81,7 +80,8 @@ def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     axes = _normalize_axes(axis, x.ndim, "mean")
-    return Sum(axes, keepdims)(x) * (1.0 / builtins.max(_count(x.shape, axes), 1))
+    count = _count(x.shape, axes)
+    return Sum(axes, keepdims)(x) * (1.0 / count if count else float("nan"))  # the mean of nothing is NaN
 
 
 def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
@@ -178,9 +178,15 @@ def _where_const(mask, value, x: Tensor) -> Tensor:
     return where(mask, _tensors((value, x))[0], x)
 
 
-def cumsum(x: Tensor, axis: int = 0) -> Tensor:
+def cumsum(x: Tensor, axis: int | None = 0) -> Tensor:
+    """Running sum along ``axis`` (``None``: over the flattened tensor, as NumPy)."""
+    if axis is None:
+        return cumsum(reshape(x, (-1,)), 0)
     return Cumsum(_normalize_axes(axis, x.ndim, "cumsum")[0])(x)
 
 
-def cumprod(x: Tensor, axis: int = 0) -> Tensor:
+def cumprod(x: Tensor, axis: int | None = 0) -> Tensor:
+    """Running product along ``axis`` (``None``: over the flattened tensor, as NumPy)."""
+    if axis is None:
+        return cumprod(reshape(x, (-1,)), 0)
     return Cumprod(_normalize_axes(axis, x.ndim, "cumprod")[0])(x)

@@ -11,8 +11,7 @@ from .. import backend
 from ..tensor import Function, Tensor, _tensors
 
 
-def _xp(array):
-    return backend.get_array_module(array)
+_xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 
 def _axis(axis: int, ndim: int, op: str) -> int:

@@ -77,7 +77,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None or not p.requires_grad:
                     continue
-                self._update(p, p.grad.data, group, self.state.setdefault(p, {}))
+                self._update(p, p.grad.data, group, _state_like(self.state.setdefault(p, {}), p))
                 p._mark_modified()
 
     def _update(self, param: Tensor, grad, group: dict, state: dict) -> None:
@@ -106,7 +106,7 @@ class Optimizer:
                     out[f"group.{i}.{key}"] = np.array(value) if isinstance(value, tuple) else value
         for k, p in self._indexed_params():
             for name, value in self.state.get(p, {}).items():
-                out[f"state.{k}.{name}"] = backend.to_numpy(value).copy() if _is_array(value) else value
+                out[f"state.{k}.{name}"] = backend.to_numpy(value).copy() if backend.is_array(value) else value
         return out
 
     def load_state_dict(self, state) -> None:
@@ -139,16 +139,20 @@ class Optimizer:
                     group[key] = _restore_like(current, state[f"group.{i}.{key}"])
 
 
-def _is_array(value) -> bool:
-    return isinstance(value, np.ndarray) or backend.is_cupy_array(value)
-
-
 def _restore_like(current, stored):
     """A hyperparameter read back from the state dict (perhaps a 0-d array after ``numpy.load``):
     a Python number, bool or string again, or a tuple where the optimizer keeps one (``betas``)."""
     if isinstance(current, tuple):
         return tuple(np.asarray(stored).reshape(-1).tolist())
     return np.asarray(stored).item()
+
+
+def _state_like(state: dict, param: Tensor) -> dict:
+    """The state's arrays on the parameter's device and in its dtype (after ``model.to(...)``)."""
+    for name, value in state.items():
+        if hasattr(value, "dtype") and (value.dtype != param.dtype or backend.device_of(value) != param.device):
+            state[name] = backend.to_device(value, param.device).astype(param.dtype)
+    return state
 
 
 def _restore_state_entry(name: str, value, param: Tensor):

@@ -20,7 +20,7 @@ Example (a classifier)::
     def step(batch):
         x, y = batch
         optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
+        loss = losses.sparse_categorical_cross_entropy_with_logits(model(x), y)
         loss.backward()
         optimizer.step()
         return {"loss": loss.item()}
@@ -32,13 +32,13 @@ Example (a classifier)::
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import sys
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..tensor import Tensor, no_grad, train_mode
+from ..nn.module import evaluation_mode
+from ..tensor import Tensor, train_mode
 from .callbacks import ProgressBar
 from .history import History, RunningMeans
 
@@ -212,20 +212,6 @@ class Trainer:
 
 
 # --------------------------------------------------------------------------- helpers shared with supervised.py
-
-
-@contextlib.contextmanager
-def evaluation_mode(models):
-    """Every module of ``models`` in eval mode, no graph recorded; each module's own mode restored after."""
-    modes = [(module, module.training) for model in models for module in model.modules()]
-    for model in models:
-        model.eval()
-    try:
-        with no_grad(), train_mode(False):
-            yield
-    finally:
-        for module, mode in modes:
-            module.training = mode
 
 
 def evaluate_loader(eval_step, loader, models=()) -> dict:

@@ -10,7 +10,7 @@ from ..models import classifiers
 from ..optim import Adam
 from ..training import evaluate, predict
 from ..training.supervised import SupervisedSteps, resolve_loss, resolve_metrics
-from .images import image_shape, load_images
+from .images import CLASSES, image_shape, load_images
 from .recipe import Recipe
 
 
@@ -65,7 +65,7 @@ class MLP(_Classifier):
 
     def build(self):
         c, h, w = self.input_shape()
-        return {"model": classifiers.mlp((c, h, w), len(_class_names(self.dataset)), self.hidden)}
+        return {"model": classifiers.mlp((c, h, w), len(CLASSES[self.dataset]), self.hidden)}
 
 
 class CNN(_Classifier):
@@ -74,14 +74,8 @@ class CNN(_Classifier):
     defaults = dict(_Classifier.common, channels=(32, 32, 64, 64), dense=128, dropout=0.5)
 
     def build(self):
-        return {"model": classifiers.cnn(self.input_shape(), len(_class_names(self.dataset)), self.channels,
+        return {"model": classifiers.cnn(self.input_shape(), len(CLASSES[self.dataset]), self.channels,
                                          self.dense, self.dropout)}
-
-
-def _class_names(dataset: str) -> tuple:
-    from .images import CLASSES
-
-    return CLASSES[dataset]
 
 
 RECIPES = (MLP, CNN)

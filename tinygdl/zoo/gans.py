@@ -30,7 +30,7 @@ from ..models import gan_training as steps
 from ..ops.neural import one_hot
 from ..optim import Adam, RMSprop
 from ..tensor import tensor
-from ..training import evaluation_mode
+from ..nn.module import evaluation_mode
 from .images import CLASSES, SHAPES, ImageSplits, image_shape, load_images
 from .recipe import Recipe
 

@@ -135,7 +135,8 @@ class MaskedConv2d(Conv2d):
 
     The output at a pixel then depends only on the pixels above it and to its left (type ``"A"``)
     and also on itself (type ``"B"``).  Because the mask multiplies the weight inside the graph,
-    masked weights get exactly zero gradient and never change.  The mask is a non-persistent buffer
+    masked weights get exactly zero gradient (only weight decay can move them, and they stay
+    masked out).  The mask is a non-persistent buffer
     (a constant of the architecture, not saved in ``state_dict``).  ``padding`` defaults to
     ``"same"``, which keeps each output pixel aligned with the input pixel it predicts.
     """

@@ -39,7 +39,8 @@ class _BatchNorm(Module):
       value; default 0.1.
 
     so Keras 0.99 = PyTorch 0.01 and Keras 0.9 = PyTorch 0.1.  ``momentum`` is read in the
-    convention ``momentum_convention`` names, ``"keras"`` by default.
+    convention ``momentum_convention`` names, ``"keras"`` by default; left out, it is that
+    convention's own default (0.99, or 0.1).
 
     **Running variance.**  The batch is normalized with its biased variance (divided by n) in
     both frameworks.  For the running variance PyTorch always applies Bessel's correction
@@ -58,12 +59,14 @@ class _BatchNorm(Module):
     _layout: str  # the expected input shape, for error messages
     _keras_unbiased: bool  # whether Keras's running variance is Bessel-corrected for these ranks
 
-    def __init__(self, num_features: int, momentum: float = 0.99, eps: float = 1e-3, affine: bool = True,
+    def __init__(self, num_features: int, momentum: float | None = None, eps: float = 1e-3, affine: bool = True,
                  center: bool = True, scale: bool = True, momentum_convention: str = "keras", unbiased=None):
         super().__init__()
         if momentum_convention not in ("keras", "torch"):
             raise ValueError(f"{type(self).__name__}: momentum_convention must be 'keras' or 'torch', "
                              f"got {momentum_convention!r}")
+        if momentum is None:  # each convention's own default: Keras 0.99, PyTorch 0.1
+            momentum = 0.99 if momentum_convention == "keras" else 0.1
         if not 0 <= momentum <= 1:
             raise ValueError(f"{type(self).__name__}: momentum must lie in [0, 1], got {momentum}")
         self.num_features, self.momentum, self.eps = num_features, momentum, eps
