@@ -13,11 +13,10 @@ at any time, with ``set_preference("numpy")`` or the environment variable ``TINY
 (or ``numba``), which is read at each call; ``set_preference`` wins over the variable.
 
 The element-wise kernels send arrays of fewer than ``NUMBA_MIN_SIZE`` elements to the reference even
-when Numba is available: a parallel Numba call costs at least about 9 us however small the array
-(mostly waking the sleeping threads, see ``cpu.py``), while NumPy needs 2.5-6.5 us for 1e3 elements
-and 7-13 us for 1e4 (measured on a 2-core machine); Numba wins from about 1e4-2e4 elements on.
-``im2col`` and ``col2im`` have no threshold: their inputs are never that small in practice.  A
-forced preference ignores the threshold.
+when Numba is available: a parallel Numba call costs about 0.1 ms however small the array (waking
+the sleeping ``workqueue`` threads, see ``cpu.py``), while NumPy needs 0.01 ms for 1e3 elements and
+about 0.1 ms for 1e5 (``benchmarks/kernels.py`` on a 2-core machine); Numba wins from about 2e5
+elements on (Adam), 5e4 (leaky ReLU, where ``np.where`` is slow).
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ ENV_VAR = "TINYGDL_KERNELS"
 _CPU_FLAVOURS = ("numpy", "numba")
 
 # The smallest arrays (elements of the first array argument) that go to Numba when nothing is forced.
-NUMBA_MIN_SIZE = {"adam_update": 1 << 14, "leaky_relu": 1 << 14, "leaky_relu_grad": 1 << 14}
+NUMBA_MIN_SIZE = {"adam_update": 1 << 18, "leaky_relu": 1 << 16, "leaky_relu_grad": 1 << 16}
 
 _preference: str | None = None
 

@@ -31,7 +31,7 @@ def picked(name, *arrays):
     return next(f for f in kernels.FLAVOURS if kernels.registered(name).get(f) is fn)
 
 
-VECTOR = np.zeros(1 << 16, np.float32)  # above every size threshold
+VECTOR = np.zeros(1 << 18, np.float32)  # at or above every size threshold
 IMAGES = np.zeros((2, 3, 8, 8), np.float32)
 
 
@@ -52,6 +52,7 @@ def test_numpy_arrays_go_to_numba_by_default():
 def test_small_elementwise_arrays_go_to_the_reference_unless_numba_is_forced(monkeypatch):
     small = np.zeros(kernels.NUMBA_MIN_SIZE["adam_update"] - 1, np.float32)
     assert picked("adam_update", small, small, small, small) == "numpy"
+    small = np.zeros(kernels.NUMBA_MIN_SIZE["leaky_relu_grad"] - 1, np.float32)
     assert picked("leaky_relu_grad", small, small) == "numpy"
     monkeypatch.setenv(kernels.ENV_VAR, "numba")
     assert picked("adam_update", small, small, small, small) == "numba"
