@@ -35,3 +35,15 @@ def float64():
 def torch():
     """PyTorch, the reference oracle; the test is skipped where it is not installed."""
     return pytest.importorskip("torch")
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def cpu_kernels(request):
+    """Run a test once with each CPU flavour of the hot kernels (tinygdl.kernels)."""
+    from tinygdl import kernels
+
+    if request.param == "numba" and not kernels.numba_available():
+        pytest.skip("Numba kernels unavailable")
+    kernels.set_preference(request.param)
+    yield request.param
+    kernels.set_preference(None)

@@ -19,7 +19,7 @@ import pytest
 
 import tinygdl as tg
 import tinygdl.nn.functional as F
-from tinygdl import kernels, nn
+from tinygdl import nn
 from tinygdl.nn.layers.conv import causal_mask
 from tinygdl.ops.conv import _same_padding, _transposed_crop
 from tinygdl.testing import gradcheck, gradgradcheck
@@ -50,16 +50,6 @@ def resolve(padding, hw, k, s, d):
 
 def pairs(*values):
     return [(v, v) if isinstance(v, int) else tuple(v) for v in values]
-
-
-@pytest.fixture(params=["numpy", "numba"])
-def flavour(request):
-    """Run a test with each CPU flavour of im2col/col2im."""
-    if request.param == "numba" and not kernels.numba_available():
-        pytest.skip("Numba kernels unavailable")
-    kernels.set_preference(request.param)
-    yield request.param
-    kernels.set_preference(None)
 
 
 # --------------------------------------------------------------------------- padding and output sizes
@@ -171,7 +161,7 @@ def _torch_conv2d(torch, x, w, b, stride, padding, dilation):
 
 @pytest.mark.torch
 @pytest.mark.parametrize("shape, oc, kernel, stride, padding, dilation, bias", CONV_GRID)
-def test_conv2d_matches_torch(shape, oc, kernel, stride, padding, dilation, bias, flavour, torch, rng):
+def test_conv2d_matches_torch(shape, oc, kernel, stride, padding, dilation, bias, cpu_kernels, torch, rng):
     shapes = [shape, (oc, shape[1]) + kernel] + ([(oc,)] if bias else [])
     ours, theirs = _twins(torch, rng, *shapes)
     y = F.conv2d(*ours[:2], ours[2] if bias else None, stride=stride, padding=padding, dilation=dilation)
@@ -231,7 +221,7 @@ def _torch_conv_transpose2d(torch, x, w, b, stride, padding, output_padding, dil
 @pytest.mark.torch
 @pytest.mark.parametrize("shape, oc, kernel, stride, padding, output_padding, dilation, bias", _transpose_grid())
 def test_conv_transpose2d_matches_torch(shape, oc, kernel, stride, padding, output_padding, dilation, bias,
-                                        flavour, torch, rng):
+                                        cpu_kernels, torch, rng):
     shapes = [shape, (shape[1], oc) + kernel] + ([(oc,)] if bias else [])
     ours, theirs = _twins(torch, rng, *shapes)
     options = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)

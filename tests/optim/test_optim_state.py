@@ -235,7 +235,7 @@ def keras_adam_reference(theta, grads, lr, beta1, beta2, eps, decoupled_decay=0.
 
 @pytest.mark.parametrize("optimizer,decay", [(optim.Adam, 0.0), (optim.AdamW, 1e-4)])
 @pytest.mark.parametrize("grad_scale", [1.0, 1e-8])
-def test_keras_convention_follows_the_spec(optimizer, decay, grad_scale, adam_kernel):
+def test_keras_convention_follows_the_spec(optimizer, decay, grad_scale, cpu_kernels):
     rng = np.random.default_rng(3)
     theta = rng.standard_normal((5, 3))
     grads = [grad_scale * rng.standard_normal((5, 3)) for _ in range(6)]

@@ -88,7 +88,7 @@ ADAM_CASES = {
 
 
 @pytest.mark.parametrize("case", ADAM_CASES)
-def test_adam_matches_torch(case, adam_kernel):
+def test_adam_matches_torch(case, cpu_kernels):
     groups, kwargs = ADAM_CASES[case]
     run_twins(optim.Adam, torch.optim.Adam, groups, kwargs, grad_scale=1e-9 if case == "tiny_gradients" else 1.0)
 
@@ -100,7 +100,7 @@ ADAMW_CASES = {
 
 
 @pytest.mark.parametrize("case", ADAMW_CASES)
-def test_adamw_matches_torch(case, adam_kernel):
+def test_adamw_matches_torch(case, cpu_kernels):
     groups, kwargs = ADAMW_CASES[case]
     run_twins(optim.AdamW, torch.optim.AdamW, groups, kwargs)
 
