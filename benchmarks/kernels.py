@@ -64,8 +64,9 @@ def conv_rows(rng, repeat: int):
         x = rng.standard_normal((n, c, size, size), dtype=np.float32)
         geometry = ((k, k), (s, s), pad, (1, 1))
         cols = kernels.implementation("im2col", "numpy")(x, *geometry)
-        yield compare(label, "im2col", lambda fn: lambda: fn(x, *geometry), repeat)
-        yield compare(label, "col2im", lambda fn: lambda: fn(cols, x.shape, *geometry), repeat)
+        # compare() times each call at once, inside this iteration: the loop variables are current
+        yield compare(label, "im2col", lambda fn: lambda: fn(x, *geometry), repeat)  # noqa: B023
+        yield compare(label, "col2im", lambda fn: lambda: fn(cols, x.shape, *geometry), repeat)  # noqa: B023
 
 
 def elementwise_rows(rng, repeat: int):
@@ -74,9 +75,9 @@ def elementwise_rows(rng, repeat: int):
         m, v = np.zeros(size, np.float32), np.ones(size, np.float32)
         label = f"{size:.0e} elements"
         adam_args = (param, grad, m, v, 1e-3, 0.9, 0.999, 1e-8, 1.0)
-        yield compare(label, "adam_update", lambda fn: lambda: fn(*adam_args), repeat)
-        yield compare(label, "leaky_relu", lambda fn: lambda: fn(param, 0.2), repeat)
-        yield compare(label, "leaky_relu_grad", lambda fn: lambda: fn(param, grad, 0.2), repeat)
+        yield compare(label, "adam_update", lambda fn: lambda: fn(*adam_args), repeat)  # noqa: B023
+        yield compare(label, "leaky_relu", lambda fn: lambda: fn(param, 0.2), repeat)  # noqa: B023
+        yield compare(label, "leaky_relu_grad", lambda fn: lambda: fn(param, grad, 0.2), repeat)  # noqa: B023
 
 
 def main(argv=None) -> None:

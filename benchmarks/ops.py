@@ -36,8 +36,15 @@ from typing import Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (avx512_note, load_average, markdown_table, matmul_gflops, set_threads,  # noqa: E402
-                     thread_report, time_interleaved)
+from _common import (  # noqa: E402
+    avx512_note,
+    load_average,
+    markdown_table,
+    matmul_gflops,
+    set_threads,
+    thread_report,
+    time_interleaved,
+)
 
 import tinygdl as tg  # noqa: E402
 import tinygdl.nn.functional as F  # noqa: E402

@@ -21,8 +21,7 @@ import time
 import numpy as np
 
 import tinygdl
-from tinygdl import nn, optim
-from tinygdl import losses
+from tinygdl import losses, nn, optim
 
 CHAIN_LINKS = 50  # each link is three ops: mul, add, tanh
 

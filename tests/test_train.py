@@ -10,8 +10,19 @@ from tinygdl import losses
 from tinygdl.data import ArrayDataset, DataLoader
 from tinygdl.nn import Module, Parameter
 from tinygdl.optim import SGD, Adam
-from tinygdl.training import (Callback, CSVLogger, EarlyStopping, History, ModelCheckpoint, SampleSaver, Trainer,
-                              evaluate, fit, format_logs, predict)
+from tinygdl.training import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    ModelCheckpoint,
+    SampleSaver,
+    Trainer,
+    evaluate,
+    fit,
+    format_logs,
+    predict,
+)
 from tinygdl.training.supervised import accuracy, categorical_crossentropy, resolve_loss
 
 

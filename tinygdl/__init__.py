@@ -4,11 +4,22 @@ models of *Generative Deep Learning* are rebuilt.
 Start reading at ``tinygdl/tensor.py`` (the autograd core), then ``tinygdl/ops/`` (the operations).
 """
 
+from . import losses, nn, optim, testing  # noqa: E402,F401
 from .backend import Device, cuda_available, default_dtype, device, get_default_dtype, set_default_dtype
 from .ops import *  # noqa: F401,F403  (the op library: add, exp, sum, matmul, randn, ...)
 from .ops import manual_seed
-from . import losses, nn, optim, testing  # noqa: E402,F401
-from .tensor import (Function, Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, is_training,
-                     no_grad, set_grad_enabled, tensor, train_mode)
+from .tensor import (
+    Function,
+    Tensor,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    is_training,
+    no_grad,
+    set_grad_enabled,
+    tensor,
+    train_mode,
+)
 
 __version__ = "0.1.0"

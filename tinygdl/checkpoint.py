@@ -16,6 +16,9 @@ A checkpoint is a single ``.npz`` archive (``numpy.savez``, no pickle) holding
   ``optimizer_scalars``              the numbers and strings of each optimizer's ``state_dict()``
                                      (learning rates, step counters ...), exact through JSON
   ``trainer_state``                  what a Trainer needs to resume in the middle of an epoch
+* ``state/<key>``                   arrays that belong to the run but are not weights: a vocabulary,
+                                     normalisation statistics, a replay buffer (a zoo recipe's
+                                     ``state_dict()``)
   ``extra``                          the caller's own JSON blob: the zoo name and its overrides, so
                                      that ``tinygdl sample <checkpoint>`` can rebuild the model
   ``metadata``                       for people reading it: tinygdl version, time, model classes and
@@ -39,15 +42,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import backend
+from .errors import CheckpointError
 from .nn.module import save_arrays
 
 FORMAT = "tinygdl-checkpoint"
 VERSION = 1
 META_KEY = "__checkpoint__"
-
-
-class CheckpointError(ValueError):
-    """A file that cannot be read as a checkpoint (truncated, corrupt, or something else)."""
 
 
 @dataclass
@@ -65,6 +65,7 @@ class Checkpoint:
     trainer_state: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
+    state: dict = field(default_factory=dict)  # key -> array (a recipe's vocabulary, statistics ...)
 
     def restore(self, models: dict, optimizers: dict | None = None, loaders: dict | None = None,
                 rng: bool = True) -> "Checkpoint":
@@ -96,12 +97,13 @@ class Checkpoint:
 
 def save_checkpoint(path, models: dict, optimizers: dict | None = None, epoch: int = 0, step: int = 0,
                     history=None, loaders: dict | None = None, extra: dict | None = None,
-                    trainer_state: dict | None = None) -> str:
+                    trainer_state: dict | None = None, state: dict | None = None) -> str:
     """Write a checkpoint to ``path`` atomically and return the path.
 
     ``models`` and ``optimizers`` map names (without ``/``) to Modules and Optimizers; ``history``
     is a ``History`` (anything with ``to_dict()``) or a dict of lists; ``loaders`` maps names to
-    DataLoaders, whose epochs and seeds are stored; ``extra`` is any JSON-serialisable dict.
+    DataLoaders, whose epochs and seeds are stored; ``extra`` is any JSON-serialisable dict;
+    ``state`` maps names to arrays that are not weights (a vocabulary, normalisation statistics).
     """
     optimizers = optimizers or {}
     arrays, optimizer_scalars = {}, {}
@@ -115,6 +117,8 @@ def save_checkpoint(path, models: dict, optimizers: dict | None = None, epoch: i
                 arrays[_array_key("optimizer", name, key)] = backend.to_numpy(value)
             else:
                 optimizer_scalars[name][key] = value.item() if isinstance(value, np.generic) else value
+    for key, value in (state or {}).items():
+        arrays[f"state/{key}"] = backend.to_numpy(value) if backend.is_array(value) else np.asarray(value)
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -187,12 +191,14 @@ def load_checkpoint(path) -> Checkpoint:
     meta = _read_meta(path, arrays.pop(META_KEY))
     optimizers = {name: dict(meta["optimizer_scalars"][name]) for name in meta["optimizer_names"]}
     models = {name: {} for name in meta["model_names"]}
+    state = {key[len("state/"):]: arrays.pop(key) for key in list(arrays) if key.startswith("state/")}
     for key, array in arrays.items():
         kind, name, entry = _split_key(path, key)
         (models if kind == "model" else optimizers).setdefault(name, {})[entry] = array
     return Checkpoint(path=path, models=models, optimizers=optimizers, epoch=meta["epoch"], step=meta["step"],
                       rng_state=meta["rng_state"], loaders=meta["loaders"], history=meta["history"],
-                      trainer_state=meta["trainer_state"], extra=meta["extra"], metadata=meta["metadata"])
+                      trainer_state=meta["trainer_state"], extra=meta["extra"], metadata=meta["metadata"],
+                      state=state)
 
 
 def _read_arrays(path: str) -> dict:

@@ -19,9 +19,10 @@ import subprocess
 import sys
 
 from . import zoo
+from .errors import ConfigError
 
 
-class UsageError(Exception):
+class UsageError(ConfigError):
     """A mistake in the command line, reported in one line."""
 
 
@@ -88,7 +89,9 @@ def _train(args) -> None:
 def _sample(args) -> None:
     from .zoo.run import sample
 
-    print(f"wrote {sample(args.checkpoint, n=args.n, out=args.out, device=args.device, seed=args.seed)}")
+    path = sample(args.checkpoint, n=args.n, out=args.out, device=args.device, seed=args.seed,
+                  options=_overrides(args.set))
+    print(f"wrote {path}")
 
 
 def _gradcheck(args) -> int:
@@ -174,6 +177,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="PNG path (default: samples.png beside the checkpoint)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a sampling option of the model (prompt, temperature, steps ...; repeatable)")
     p.set_defaults(run=_sample)
 
     p = commands.add_parser("gradcheck", help="check the gradients of every op and layer")

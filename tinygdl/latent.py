@@ -37,8 +37,8 @@ from statistics import NormalDist
 import numpy as np
 
 from . import plot
-from .tensor import Tensor
 from .nn.module import evaluation_mode
+from .tensor import Tensor
 
 # --------------------------------------------------------------------------- running a model over arrays
 

@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tinygdl.data import (DatasetFiles, DatasetNotFoundError, DownloadError, RemoteFile, cache_dir,
-                          download_file, find_files, search_dirs)
-from tinygdl.data import paths
+from tinygdl.data import (
+    DatasetFiles,
+    DatasetNotFoundError,
+    DownloadError,
+    RemoteFile,
+    cache_dir,
+    download_file,
+    find_files,
+    paths,
+    search_dirs,
+)
 from tinygdl.data.download import extract_folder
 
 DEFAULT_SYSTEM_DIRS = paths.SYSTEM_DIRS  # read before the autouse fixture replaces it

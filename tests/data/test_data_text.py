@@ -6,8 +6,19 @@ import hashlib
 import numpy as np
 import pytest
 
-from tinygdl.data import (CharTokenizer, DatasetNotFoundError, RemoteFile, WordTokenizer, cache_dir, load_text,
-                          make_windows, pad_punctuation, pad_sequences, split_documents, split_input_target)
+from tinygdl.data import (
+    CharTokenizer,
+    DatasetNotFoundError,
+    RemoteFile,
+    WordTokenizer,
+    cache_dir,
+    load_text,
+    make_windows,
+    pad_punctuation,
+    pad_sequences,
+    split_documents,
+    split_input_target,
+)
 from tinygdl.data import text as text_module
 
 

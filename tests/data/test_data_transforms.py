@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 
 from tinygdl.backend import get_default_dtype
-from tinygdl.data import (one_hot, pad, quantize, resize, scale_to_symmetric, scale_to_unit, to_float_nchw,
-                          to_nchw, to_nhwc, to_uint8)
+from tinygdl.data import (
+    one_hot,
+    pad,
+    quantize,
+    resize,
+    scale_to_symmetric,
+    scale_to_unit,
+    to_float_nchw,
+    to_nchw,
+    to_nhwc,
+    to_uint8,
+)
 
 
 def test_scaling():

@@ -10,10 +10,22 @@ import numpy as np
 import pytest
 from datafiles import idx_bytes, write_file, write_idx_dataset
 
-from tinygdl.data import (CIFAR10_CLASSES, FASHION_MNIST_CLASSES, FLOWERS12_CLASSES, CorruptFileError,
-                          DatasetNotFoundError, RemoteFile, cache_dir, get_dataset, load_cifar10, load_digits,
-                          load_fashion_mnist, load_flowers, load_mnist)
-from tinygdl.data import vision
+from tinygdl.data import (
+    CIFAR10_CLASSES,
+    FASHION_MNIST_CLASSES,
+    FLOWERS12_CLASSES,
+    CorruptFileError,
+    DatasetNotFoundError,
+    RemoteFile,
+    cache_dir,
+    get_dataset,
+    load_cifar10,
+    load_digits,
+    load_fashion_mnist,
+    load_flowers,
+    load_mnist,
+    vision,
+)
 
 # --------------------------------------------------------------------------- MNIST-style, generated
 

@@ -6,10 +6,10 @@ import itertools
 
 import numpy as np
 import pytest
+from tinygdl.kernels import reference
 
 from tinygdl import kernels
 from tinygdl.backend import to_device, to_numpy
-from tinygdl.kernels import reference
 
 # --------------------------------------------------------------------------- the grid of cases
 

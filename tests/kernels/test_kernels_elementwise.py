@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tinygdl.kernels import reference
 
 from tinygdl import kernels
 from tinygdl.backend import to_device, to_numpy
-from tinygdl.kernels import reference
 
 DTYPES = [np.float32, np.float64]
 SHAPES = [(1,), (7,), (3, 4, 5), (100_001,)]

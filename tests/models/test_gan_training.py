@@ -11,8 +11,15 @@ import pytest
 import tinygdl
 from tinygdl import zoo
 from tinygdl.models import gan
-from tinygdl.models.gan_training import (ClippedWGANStep, DCGANStep, ReplayBuffer, WassersteinGPStep, clip_weights,
-                                         gradients, trainable_parameters)
+from tinygdl.models.gan_training import (
+    ClippedWGANStep,
+    DCGANStep,
+    ReplayBuffer,
+    WassersteinGPStep,
+    clip_weights,
+    gradients,
+    trainable_parameters,
+)
 from tinygdl.optim import SGD, Adam
 from tinygdl.training import evaluation_mode
 

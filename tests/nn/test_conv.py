@@ -24,7 +24,6 @@ from tinygdl.nn.layers.conv import causal_mask
 from tinygdl.ops.conv import _same_padding, _transposed_crop
 from tinygdl.testing import gradcheck, gradgradcheck
 
-
 # --------------------------------------------------------------------------- reference formulas
 
 

@@ -10,7 +10,6 @@ import pytest
 import tinygdl
 from tinygdl.nn import init
 
-
 # --------------------------------------------------------------------------- fans
 
 

@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import tinygdl as tg
-from tinygdl.testing import assert_close
-
 from tinygdl.checks.ops import SPEC_BY_ID
+from tinygdl.testing import assert_close
 
 torch = pytest.importorskip("torch")
 

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 import tinygdl as tg
-from tinygdl.testing import assert_close
-
 from tinygdl.checks.ops import SPEC_BY_ID, make_inputs, seed_of
+from tinygdl.testing import assert_close
 
 GPU_SPECS = [
     "add", "mul", "div", "pow-tensor", "exp", "log", "sqrt", "abs", "maximum", "maximum-ties", "clip", "where",

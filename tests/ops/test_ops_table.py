@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 import tinygdl as tg
-from tinygdl.testing import assert_close, gradcheck, gradgradcheck
-
 from tinygdl.checks.ops import SPECS, make_inputs, seed_of
+from tinygdl.testing import assert_close, gradcheck, gradgradcheck
 
 # Public ops tested elsewhere than in the table (with the file that does it).
 TESTED_ELSEWHERE = {

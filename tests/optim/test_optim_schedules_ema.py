@@ -9,7 +9,6 @@ import pytest
 from tinygdl import Tensor, optim
 from tinygdl.nn import Module, Parameter
 
-
 # --------------------------------------------------------------------------- clipping
 
 

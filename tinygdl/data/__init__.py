@@ -15,13 +15,39 @@ from .image_folder import AttributeImageFolder, ImageFolder
 from .loader import ArrayDataset, DataLoader, Dataset
 from .music import load_jsb_chorales, musegan_bars
 from .paths import DatasetFiles, cache_dir, find_files, search_dirs
-from .text import (CharTokenizer, WordTokenizer, load_text, make_windows, pad_punctuation, pad_sequences,
-                   split_documents, split_input_target)
+from .text import (
+    CharTokenizer,
+    WordTokenizer,
+    load_text,
+    make_windows,
+    pad_punctuation,
+    pad_sequences,
+    split_documents,
+    split_input_target,
+)
 from .toy import make_moons
-from .transforms import (one_hot, pad, quantize, resize, scale_to_symmetric, scale_to_unit, to_float_nchw,
-                         to_nchw, to_nhwc, to_uint8)
-from .vision import (CIFAR10_CLASSES, FASHION_MNIST_CLASSES, FLOWERS12_CLASSES, load_cifar10, load_digits,
-                     load_fashion_mnist, load_flowers, load_mnist)
+from .transforms import (
+    one_hot,
+    pad,
+    quantize,
+    resize,
+    scale_to_symmetric,
+    scale_to_unit,
+    to_float_nchw,
+    to_nchw,
+    to_nhwc,
+    to_uint8,
+)
+from .vision import (
+    CIFAR10_CLASSES,
+    FASHION_MNIST_CLASSES,
+    FLOWERS12_CLASSES,
+    load_cifar10,
+    load_digits,
+    load_fashion_mnist,
+    load_flowers,
+    load_mnist,
+)
 
 __all__ = [
     "AttributeImageFolder", "ArrayDataset", "CIFAR10_CLASSES", "CharTokenizer", "CorruptFileError",

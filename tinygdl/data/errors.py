@@ -9,16 +9,18 @@
 
 from __future__ import annotations
 
+from ..errors import DataError
 
-class DatasetNotFoundError(FileNotFoundError):
+
+class DatasetNotFoundError(DataError, FileNotFoundError):
     """A dataset's files are not in any searched directory and could not be downloaded."""
 
 
-class DownloadError(OSError):
+class DownloadError(DataError):
     """Fetching a file failed, or what arrived does not match its published checksum."""
 
 
-class CorruptFileError(ValueError):
+class CorruptFileError(DataError, ValueError):
     """A data file is malformed: its message starts with the file's path."""
 
     def __init__(self, path, problem: str):

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .download import RemoteFile, extract_folder
-from .formats import (check_labels, check_same_length, check_uint8_images, read_cifar_batch, read_idx,
-                      read_npz)
+from .formats import check_labels, check_same_length, check_uint8_images, read_cifar_batch, read_idx, read_npz
 from .paths import DatasetFiles, find_files, locate
 
 SPLITS = ("train", "test")

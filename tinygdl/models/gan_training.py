@@ -35,7 +35,6 @@ GANs", Algorithm 1) adds a gradient penalty instead::
 
 from __future__ import annotations
 
-
 from ..losses import binary_cross_entropy, gradient_penalty
 from ..ops.creation import ones, rand, randint, randn, zeros
 from ..ops.neural import one_hot

@@ -8,9 +8,8 @@ persistent buffers such as BatchNorm's running mean and variance.
 
 from __future__ import annotations
 
-
-from ..ops.creation import zeros
 from ..backend import get_default_dtype
+from ..ops.creation import zeros
 from ..tensor import Tensor
 from .module import Module, evaluation_mode
 

@@ -4,18 +4,80 @@ operators (``+ - * / ** @``, comparisons, indexing) and methods (``x.sum()``, ``
 from __future__ import annotations
 
 from ..tensor import Tensor, _tensors
-from .creation import (arange, bernoulli, eye, full, linspace, manual_seed, normal, ones, ones_like,
-                       permutation, rand, randint, randn, uniform, zeros, zeros_like)
-from .elementwise import (abs, add, clip, cos, div, elu, erf, exp, gelu, leaky_relu, log, log1p, maximum,
-                          minimum, mul, neg, pow, relu, sigmoid, sign, silu, sin, softplus, sqrt, sub, swish,
-                          tanh, where)
+from .creation import (
+    arange,
+    bernoulli,
+    eye,
+    full,
+    linspace,
+    manual_seed,
+    normal,
+    ones,
+    ones_like,
+    permutation,
+    rand,
+    randint,
+    randn,
+    uniform,
+    zeros,
+    zeros_like,
+)
+from .elementwise import (
+    abs,
+    add,
+    clip,
+    cos,
+    div,
+    elu,
+    erf,
+    exp,
+    gelu,
+    leaky_relu,
+    log,
+    log1p,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    sign,
+    silu,
+    sin,
+    softplus,
+    sqrt,
+    sub,
+    swish,
+    tanh,
+    where,
+)
 from .index import getitem
 from .linalg import matmul
 from .movement import astype, to, to_device_op
 from .neural import dropout, embedding, log_softmax, one_hot, softmax
-from .reduce import (argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, std, sum, var)
-from .shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, flip, pad, permute, repeat,
-                    reshape, split, squeeze, stack, sum_to, swapaxes, tile, transpose, unsqueeze)
+from .reduce import argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, std, sum, var
+from .shape import (
+    broadcast_to,
+    cat,
+    chunk,
+    concatenate,
+    expand,
+    flatten,
+    flip,
+    pad,
+    permute,
+    repeat,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    sum_to,
+    swapaxes,
+    tile,
+    transpose,
+    unsqueeze,
+)
 
 __all__ = [
     # creation and random draws

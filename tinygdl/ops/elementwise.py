@@ -14,7 +14,6 @@ from .. import backend, kernels
 from ..tensor import Function, Tensor, _tensors
 from .shape import sum_to
 
-
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from .. import backend
 from ..tensor import Function, Tensor, _raw_index
 
-
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 

@@ -10,7 +10,6 @@ from .elementwise import _const, exp
 from .index import getitem
 from .reduce import sum
 
-
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 

@@ -14,7 +14,6 @@ from ..tensor import Function, Tensor, _tensors
 from .elementwise import _const, exp, log, sqrt
 from .shape import broadcast_to, flip, reshape
 
-
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from .. import backend
 from ..tensor import Function, Tensor, _tensors
 
-
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 

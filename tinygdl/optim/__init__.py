@@ -17,8 +17,17 @@ from .clip import clip_grad_norm_, clip_grad_value_
 from .ema import EMA
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
-from .schedules import (CosineAnnealingLR, LinearWarmupLR, LRScheduler, StepLR, WarmupCosineLR, cosine_annealing,
-                        linear_warmup, step_decay, warmup_cosine)
+from .schedules import (
+    CosineAnnealingLR,
+    LinearWarmupLR,
+    LRScheduler,
+    StepLR,
+    WarmupCosineLR,
+    cosine_annealing,
+    linear_warmup,
+    step_decay,
+    warmup_cosine,
+)
 from .sgd import SGD
 
 __all__ = [

@@ -51,12 +51,14 @@ class Trainer:
     ``steps_per_epoch`` cuts each epoch to the first that many batches of the loader's order for
     that epoch (Keras's argument, as the book's WGAN-GP uses it).  ``log_steps=True`` also records
     every step's numbers in ``history.steps``.  ``extra`` is a JSON dict stored in every
-    checkpoint (the zoo name and overrides that rebuild the model).
+    checkpoint (the zoo name and overrides that rebuild the model).  ``state`` is an object with
+    ``state_dict()`` / ``load_state_dict(arrays)`` (a zoo recipe) whose arrays that are not weights
+    (a vocabulary, normalisation statistics, a replay buffer) every checkpoint keeps too.
     """
 
     def __init__(self, step, loader, models: dict | None = None, optimizers: dict | None = None, *,
                  eval_step=None, val_loader=None, callbacks=(), out_dir=None, steps_per_epoch: int | None = None,
-                 log_steps: bool = False, progress: bool = True, extra: dict | None = None):
+                 log_steps: bool = False, progress: bool = True, extra: dict | None = None, state=None):
         if val_loader is not None and eval_step is None:
             raise ValueError("Trainer: a val_loader needs an eval_step (the training step would update the model)")
         self.train_step, self.eval_step = step, eval_step
@@ -64,6 +66,7 @@ class Trainer:
         self.models, self.optimizers = dict(models or {}), dict(optimizers or {})
         self.out_dir = None if out_dir is None else os.fspath(out_dir)
         self.steps_per_epoch, self.log_steps, self.extra = steps_per_epoch, log_steps, dict(extra or {})
+        self.state = state
         self.history = History()
         self.epoch = 0  # epochs completed
         self.epochs = 0  # the epoch count the current fit() runs to
@@ -179,12 +182,15 @@ class Trainer:
         position = {"batch_in_epoch": self.batch_in_epoch, "running": self._running.state()}
         return save_checkpoint(path, self.models, self.optimizers, epoch=self.epoch, step=self.global_step,
                                history=self.history, loaders=self._loaders(), extra=self.extra,
-                               trainer_state=position)
+                               trainer_state=position,
+                               state=None if self.state is None else self.state.state_dict())
 
     def load_checkpoint(self, path):
         """Restore a checkpoint into this trainer's models, optimizers and loaders; return it."""
         checkpoint = load_checkpoint(path)
         checkpoint.restore(self.models, self.optimizers, self._loaders())
+        if self.state is not None:
+            self.state.load_state_dict(checkpoint.state)
         self.epoch, self.global_step = checkpoint.epoch, checkpoint.step
         self.history = History.from_dict(checkpoint.history)
         self.batch_in_epoch = checkpoint.trainer_state.get("batch_in_epoch", 0)

@@ -33,10 +33,10 @@ import numpy as np
 from .. import latent, plot
 from ..data import ArrayDataset, DataLoader, paths
 from ..data.image_folder import AttributeImageFolder, ImageFiles
+from ..losses import binary_cross_entropy, mse_loss
 from ..models import autoencoders as ae
 from ..models import vae as vae_models
 from ..optim import Adam
-from ..losses import binary_cross_entropy, mse_loss
 from ..training import evaluate_loader
 from ..training.trainer import metrics_as_floats
 from .images import SHAPES, image_shape, load_images

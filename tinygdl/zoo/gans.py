@@ -27,10 +27,10 @@ from ..data.image_folder import ImageFiles, image_files
 from ..data.transforms import to_float_nchw
 from ..models import gan
 from ..models import gan_training as steps
+from ..nn.module import evaluation_mode
 from ..ops.neural import one_hot
 from ..optim import Adam, RMSprop
 from ..tensor import tensor
-from ..nn.module import evaluation_mode
 from .images import CLASSES, SHAPES, ImageSplits, image_shape, load_images
 from .recipe import Recipe
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from ..errors import CheckpointError, ConfigError
 from ..nn import Module
 
 
@@ -21,16 +22,17 @@ class Recipe:
     dataset: str = ""  # the default dataset
     datasets: tuple = ()  # every dataset the recipe accepts
     defaults: dict = {}  # the book's hyperparameters (epochs, batch_size, lr, architecture knobs)
+    sample_options: dict = {}  # what `tinygdl sample CKPT --set key=value` accepts, with defaults
 
     def __init__(self, dataset: str | None = None, **overrides):
         unknown = sorted(set(overrides) - set(self.defaults))
         if unknown:
-            raise ValueError(f"{self.name}: unknown setting(s) {', '.join(unknown)}; "
+            raise ConfigError(f"{self.name}: unknown setting(s) {', '.join(unknown)}; "
                              f"known: {', '.join(sorted(self.defaults))}")
         self.dataset = dataset or type(self).dataset
         if self.datasets and self.dataset not in self.datasets:
             raise ValueError(f"{self.name} trains on {', '.join(self.datasets)}, not {self.dataset!r}")
-        self.config = {**self.defaults, **{k: _coerce(v, self.defaults[k]) for k, v in overrides.items()}}
+        self.config = {**self.defaults, **{k: _coerce(v, self.defaults[k], k) for k, v in overrides.items()}}
         self.overrides = dict(overrides)
 
     def __getattr__(self, name):  # recipe.lr, recipe.epochs ... read from the config
@@ -64,9 +66,33 @@ class Recipe:
         """A function ``step(batch) -> dict of numbers`` for validation (None: no validation)."""
         return None
 
-    def sample(self, models: dict, path: str, n: int = 16) -> str:
-        """Write a PNG of samples (or predictions) to ``path`` and return it."""
+    def sample(self, models: dict, path: str, n: int = 16, **options) -> str:
+        """Write a PNG of samples (or predictions) to ``path`` and return it.
+
+        ``options`` are this model's sampling settings (``sample_options``: a prompt, a
+        temperature, a number of steps ...), already checked and converted by ``sampling_options``.
+        """
         raise NotImplementedError
+
+    def sampling_options(self, given: dict) -> dict:
+        """``sample_options`` changed by ``given`` (strings from the command line are converted)."""
+        unknown = sorted(set(given) - set(self.sample_options))
+        if unknown:
+            known = ", ".join(sorted(self.sample_options)) or "none"
+            raise ConfigError(f"{self.name}: unknown sampling option(s) {', '.join(unknown)}; known: {known}")
+        return {**self.sample_options,
+                **{key: _coerce(value, self.sample_options[key], key) for key, value in given.items()}}
+
+    def state_dict(self) -> dict:
+        """What a trained model needs later that is not a weight (a vocabulary, normalisation
+        statistics, a replay buffer): name -> NumPy array.  Every checkpoint keeps it, and
+        ``tinygdl sample`` / ``--resume`` give it back through ``load_state_dict`` before building."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:
+            raise CheckpointError(f"{self.name}: the checkpoint holds recipe state {sorted(state)} "
+                                  "that this recipe does not use")
 
     def report(self, models: dict, out_dir: str) -> dict:
         """After training: final numbers (and extra PNGs in ``out_dir``) worth printing."""
@@ -88,13 +114,21 @@ class Recipe:
         return os.path.join(out_dir, name)
 
 
-def _coerce(value, default):
-    """Command-line overrides arrive as strings: convert them to the default's type."""
+def _coerce(value, default, key: str = "setting"):
+    """Command-line settings arrive as strings: convert them to the default's type."""
+    try:
+        return _convert(value, default)
+    except ValueError:
+        kind = "true or false" if isinstance(default, bool) else f"a {type(default).__name__}"
+        raise ConfigError(f"setting {key}: expected {kind}, got {value!r}") from None
+
+
+def _convert(value, default):
     if not isinstance(value, str) or isinstance(default, str):
         return value
     if isinstance(default, bool):
         if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(f"expected true or false, got {value!r}")
+            raise ValueError(value)
         return value.lower() in ("true", "1", "yes")
     if isinstance(default, int):
         return int(value)

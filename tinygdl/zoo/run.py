@@ -53,7 +53,7 @@ def train(name: str, dataset: str | None = None, epochs: int | None = None, batc
     trainer = Trainer(recipe.train_step(models, optimizers), loader, models, optimizers, eval_step=eval_step,
                       val_loader=val_loader if eval_step else None, callbacks=callbacks, out_dir=out_dir,
                       steps_per_epoch=steps_per_epoch, progress=progress,
-                      extra={**recipe.describe(), "batch_size": batch_size, "seed": seed})
+                      extra={**recipe.describe(), "batch_size": batch_size, "seed": seed}, state=recipe)
     history = trainer.fit(epochs or recipe.epochs, resume=resume)
     plot.loss_curves(history, os.path.join(out_dir, "loss.png"))
     with trainer.evaluating():
@@ -64,20 +64,25 @@ def train(name: str, dataset: str | None = None, epochs: int | None = None, batc
     return RunResult(out_dir, history, report, files)
 
 
-def sample(checkpoint: str, n: int = 16, out: str | None = None, device: str = "cpu", seed: int = 0) -> str:
-    """Rebuild the model saved in ``checkpoint`` (a ``tinygdl train`` run) and write a PNG of samples."""
+def sample(checkpoint: str, n: int = 16, out: str | None = None, device: str = "cpu", seed: int = 0,
+           options: dict | None = None) -> str:
+    """Rebuild the model saved in ``checkpoint`` (a ``tinygdl train`` run) and write a PNG of samples.
+
+    ``options`` are the model's sampling settings (its recipe's ``sample_options``)."""
     saved = load_checkpoint(checkpoint)
     if "zoo" not in saved.extra:
         raise ValueError(f"{checkpoint} was not written by `tinygdl train` (it does not name a zoo model)")
     backend.manual_seed(seed)
     recipe = make_recipe(saved.extra["zoo"], saved.extra.get("dataset"), **saved.extra.get("overrides", {}))
+    options = recipe.sampling_options(options or {})
+    recipe.load_state_dict(saved.state)
     models = {role: model.to(device) for role, model in recipe.build().items()}
     saved.restore(models, rng=False)
     for model in models.values():
         model.eval()
     out = out or os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "samples.png")
     with no_grad():
-        return recipe.sample(models, out, n)
+        return recipe.sample(models, out, n, **options)
 
 
 def _check_resume_matches(path: str, name: str) -> None:

@@ -43,6 +43,9 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+KERAS_EMBEDDING_INIT = initializers.uniform(-0.05, 0.05)
+
+
 class Embedding(Module):
     """A table of ``num_embeddings`` learned vectors of size ``embedding_dim``; integer ids of any
     shape (N, T) -> (N, T, embedding_dim).  The gradient of each row is the sum of the gradients of
@@ -52,7 +55,7 @@ class Embedding(Module):
     initializer is Keras's, ``U(−0.05, 0.05)`` (PyTorch draws N(0, 1)).
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, init=initializers.uniform(-0.05, 0.05)):
+    def __init__(self, num_embeddings: int, embedding_dim: int, init=KERAS_EMBEDDING_INIT):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter(initializers.get(init)((num_embeddings, embedding_dim), kind="dense"))
