@@ -99,7 +99,8 @@ def test_reconstructions_two_rows(tmp_path):
 def test_prediction_strip(tmp_path):
     names = ["cat", "dog", "ship"]
     predicted, actual = np.array([0, 1, 2, 2]), tinygdl.tensor(np.array([0, 1, 2, 0]))
-    path = plot.prediction_strip(batch("NHWC", 3, (0, 255)), predicted, actual, tmp_path / "strip.png", class_names=names)
+    images = batch("NHWC", 3, (0, 255))
+    path = plot.prediction_strip(images, predicted, actual, tmp_path / "strip.png", class_names=names)
     pixels = read_png(path)
     assert pixels.shape[1] > 2.5 * pixels.shape[0]  # one row of four, with two lines of text under each
     with pytest.raises(ValueError, match="3 predictions"):

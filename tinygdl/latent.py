@@ -249,8 +249,8 @@ def histogram_figure(points, path, max_dims: int = 50, bins: int = 30) -> str:
 
 
 __all__ = [
-    "active_dimensions", "attribute_figure", "attribute_vector", "box_samples", "codes", "decode", "decoded_figure", "grid_figure",
-    "grid_points", "histogram_figure", "interpolate", "interpolation_figure", "latent_statistics", "linear_grid",
-    "map_batches", "normal_cdf", "normal_grid", "normal_quantiles", "principal_angles", "principal_subspace", "prior_samples",
-    "reconstruct", "reconstruction_figure", "scatter_figure", "shift_along",
+    "active_dimensions", "attribute_figure", "attribute_vector", "box_samples", "codes", "decode", "decoded_figure",
+    "grid_figure", "grid_points", "histogram_figure", "interpolate", "interpolation_figure", "latent_statistics",
+    "linear_grid", "map_batches", "normal_cdf", "normal_grid", "normal_quantiles", "principal_angles",
+    "principal_subspace", "prior_samples", "reconstruct", "reconstruction_figure", "scatter_figure", "shift_along",
 ]

@@ -35,7 +35,8 @@ HAND_PICKED = [
 def _grid():
     """Kernel 1..7 (some non-square), stride 1..3, dilation 1..2, four kinds of padding, odd sizes."""
     kernels_ = [(1, 1), (2, 3), (3, 3), (5, 2), (7, 4)]
-    for (kh, kw), s, d, pad in itertools.product(kernels_, (1, 2, 3), (1, 2), ("zero", "symmetric", "asymmetric", "large")):
+    paddings = ("zero", "symmetric", "asymmetric", "large")
+    for (kh, kw), s, d, pad in itertools.product(kernels_, (1, 2, 3), (1, 2), paddings):
         padding = {
             "zero": ((0, 0), (0, 0)),
             "symmetric": ((kh // 2, kh // 2), (kw // 2, kw // 2)),
@@ -53,7 +54,8 @@ DTYPES = [np.float32, np.float64]
 
 def case_id(case):
     shape, k, s, p, d = case
-    return f"x{'x'.join(map(str, shape))}-k{k[0]}{k[1]}-s{s[0]}{s[1]}-p{p[0][0]}{p[0][1]}{p[1][0]}{p[1][1]}-d{d[0]}{d[1]}"
+    padding = f"{p[0][0]}{p[0][1]}{p[1][0]}{p[1][1]}"
+    return f"x{'x'.join(map(str, shape))}-k{k[0]}{k[1]}-s{s[0]}{s[1]}-p{padding}-d{d[0]}{d[1]}"
 
 
 def tolerance(dtype):
@@ -126,7 +128,8 @@ def test_reference_matches_torch_unfold_and_fold(case):
     ours = cols.reshape(cols.shape[0], shape[0], -1).transpose(1, 0, 2)
     np.testing.assert_allclose(ours, unfolded, rtol=0, atol=0)
     # fold is unfold's adjoint, as col2im is im2col's.
-    folded = functional.fold(torch.from_numpy(np.ascontiguousarray(ours)), shape[2:], k, dilation=d, padding=symmetric, stride=s)
+    folded = functional.fold(torch.from_numpy(np.ascontiguousarray(ours)), shape[2:], k, dilation=d,
+                             padding=symmetric, stride=s)
     np.testing.assert_allclose(reference.col2im(cols, shape, k, s, p, d), folded.numpy(), rtol=1e-12, atol=1e-12)
 
 
@@ -196,4 +199,5 @@ def test_nonsense_geometry_is_rejected(bad):
 def test_col2im_rejects_cols_of_the_wrong_shape():
     for flavour in kernels.flavours("col2im"):
         with pytest.raises(ValueError, match="expected"):
-            kernels.implementation("col2im", flavour)(np.zeros((9, 10)), (1, 1, 4, 4), (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1))
+            col2im = kernels.implementation("col2im", flavour)
+            col2im(np.zeros((9, 10)), (1, 1, 4, 4), (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1))

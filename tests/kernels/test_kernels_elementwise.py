@@ -105,7 +105,8 @@ def test_leaky_relu_flavour_matches_reference(flavour, dtype, shape, strided):
         x, gy = x[..., ::2], gy[..., ::2]
     slope = np.float64(0.2)  # a NumPy float64 scalar must not promote float32 results
     forward = kernels.implementation("leaky_relu", flavour)(to_flavour(x, flavour), slope)
-    backward = kernels.implementation("leaky_relu_grad", flavour)(to_flavour(x, flavour), to_flavour(gy, flavour), slope)
+    leaky_relu_grad = kernels.implementation("leaky_relu_grad", flavour)
+    backward = leaky_relu_grad(to_flavour(x, flavour), to_flavour(gy, flavour), slope)
     for got, want in ((forward, reference.leaky_relu(x, slope)), (backward, reference.leaky_relu_grad(x, gy, slope))):
         assert got.dtype == dtype and got.shape == x.shape
         np.testing.assert_allclose(to_numpy(got), want, **tolerance(dtype))

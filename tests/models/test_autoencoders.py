@@ -138,7 +138,8 @@ def test_a_tied_kernel_gets_the_gradient_of_both_of_its_uses():
     tinygdl.manual_seed(1)
     tied = ae.tied_autoencoder((1, 4, 4), hidden=(6, 3))
     untied = ae.stacked_autoencoder((1, 4, 4), hidden=(6, 3))
-    untied_linears = [layer for part in (untied.encoder, untied.decoder) for layer in part if isinstance(layer, nn.Linear)]
+    untied_linears = [layer for part in (untied.encoder, untied.decoder) for layer in part
+                      if isinstance(layer, nn.Linear)]
     tied_linears = [layer for layer in tied.encoder if isinstance(layer, nn.Linear)]
     tied_biases = [tied.decoder[0].bias, tied.decoder[2].bias]
     for target, source in zip(untied_linears, tied_linears + [None, None]):
@@ -250,7 +251,8 @@ def test_greedy_layerwise_training_stacks_shallow_autoencoders():
     assert len(histories) == 2
     for history in histories:  # each phase learned something
         assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
-    linears = [layer for part in (model.encoder, model.decoder) for layer in part.modules() if isinstance(layer, nn.Linear)]
+    linears = [layer for part in (model.encoder, model.decoder) for layer in part.modules()
+               if isinstance(layer, nn.Linear)]
     assert [(layer.in_features, layer.out_features) for layer in linears] == [(64, 32), (32, 8), (8, 32), (32, 64)]
     assert model(tinygdl.tensor(x[:5])).shape == (5, 1, 8, 8)
     stacked_error = losses.mse_loss(model(tinygdl.tensor(x)), tinygdl.tensor(x)).item()

@@ -176,7 +176,7 @@ def test_the_gaussian_implied_by_the_books_mse_weighting():
         V.log_likelihood_fn("poisson")
 
 
-# --------------------------------------------------------------------------- the bounds, on a model whose log p(x) is known
+# ------------------------------------------------------------------ the bounds, on a model whose log p(x) is known
 
 
 def linear_gaussian_vae(seed=0, noise=0.3, exact_posterior=True):

@@ -100,7 +100,8 @@ def test_transposed_keras_output_sizes(n, k, s, d):
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("n, k, s, p, d", list(itertools.product([1, 3, 4], [1, 2, 3, 4], [1, 2, 3], [0, 1, 2], [1, 2])))
+@pytest.mark.parametrize("n, k, s, p, d",
+                         list(itertools.product([1, 3, 4], [1, 2, 3, 4], [1, 2, 3], [0, 1, 2], [1, 2])))
 def test_transposed_pytorch_output_sizes(n, k, s, p, d, torch):
     for op in range(max(s, d)):
         expected = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
@@ -407,7 +408,8 @@ def test_extra_repr():
 def test_wrong_channels_name_the_layer_and_shapes():
     with pytest.raises(ValueError, match=r"Conv2d\(3, 32, k=3\): expected input \(N, 3, H, W\), got \(8, 1, 28, 28\)"):
         nn.Conv2d(3, 32, 3)(tg.zeros(8, 1, 28, 28))
-    with pytest.raises(ValueError, match=r"ConvTranspose2d\(4, 2, k=\(3, 1\)\): expected input \(N, 4, H, W\), got \(4, 5\)"):
+    expected = r"ConvTranspose2d\(4, 2, k=\(3, 1\)\): expected input \(N, 4, H, W\), got \(4, 5\)"
+    with pytest.raises(ValueError, match=expected):
         nn.ConvTranspose2d(4, 2, (3, 1))(tg.zeros(4, 5))
     with pytest.raises(ValueError, match=r"conv2d: the input of shape \(1, 2, 5, 5\) has 2 channels"):
         F.conv2d(tg.zeros(1, 2, 5, 5), tg.zeros(4, 3, 3, 3))

@@ -136,7 +136,8 @@ def test_layers():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=2, stride=2, padding=0\): expected input \(N, C, H, W\), got \(3, 4\)"):
+    expected = r"MaxPool2d\(kernel_size=2, stride=2, padding=0\): expected input \(N, C, H, W\), got \(3, 4\)"
+    with pytest.raises(ValueError, match=expected):
         nn.MaxPool2d(2)(tg.zeros(3, 4))
     with pytest.raises(ValueError, match="does not fit"):
         F.avg_pool2d(tg.zeros(1, 1, 2, 2), 3)

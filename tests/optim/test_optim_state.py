@@ -68,7 +68,8 @@ def test_state_dict_restores_hyperparameters_with_their_types(tmp_path):
     group = fresh.param_groups[0]
     assert group["lr"] == 5e-4 and group["betas"] == (0.5, 0.9) and group["eps_convention"] == "keras"
     assert type(group["lr"]) is float and type(group["eps_convention"]) is str
-    assert all(fresh.state[p]["step"] == 2 and type(fresh.state[p]["step"]) is int for p in fresh.param_groups[0]["params"])
+    steps = [fresh.state[p]["step"] for p in fresh.param_groups[0]["params"]]
+    assert all(step == 2 and type(step) is int for step in steps)
 
 
 def test_state_dict_holds_copies_on_the_cpu():
@@ -112,7 +113,8 @@ def test_cuda_parameters_follow_the_cpu_and_their_state_round_trips(case):
     resumed = [Parameter(p.numpy().copy(), device="cuda") for p in on_gpu]
     opt = build(resumed)
     opt.load_state_dict(state)
-    assert all(tinygdl.backend.is_cupy_array(v) for s in opt.state.values() for v in s.values() if not isinstance(v, int))
+    arrays = [v for s in opt.state.values() for v in s.values() if not isinstance(v, int)]
+    assert all(tinygdl.backend.is_cupy_array(v) for v in arrays)
     run(opt, resumed, range(3, 5))
     run(cpu_opt, on_cpu, range(3, 5))
     for a, b in zip(resumed, on_cpu):

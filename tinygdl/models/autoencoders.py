@@ -335,7 +335,7 @@ def sparse_autoencoder(input_shape=(1, 28, 28), hidden=(100, 300), penalty: str 
     return stacked_autoencoder(input_shape, hidden, coding_activation="sigmoid", coding_penalty=chosen)
 
 
-# --------------------------------------------------------------------------- Hands-On ML: convolutional, recurrent, linear
+# ---------------------------------------------------------------------- Hands-On ML: convolutional, recurrent, linear
 
 
 class GlobalAvgPool2d(nn.Module):

@@ -67,7 +67,8 @@ def summary(model: Module, input_shape=None, inputs=None, dtype=None, print_fn=p
 
 def _format(title, rows, trainable, frozen) -> str:
     cells = [(f"{n} ({t})" if n else t, shape, f"{count:,}") for n, t, shape, count in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) + 3 for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+    headers = ("Layer (type)", "Output Shape", "Param #")
+    widths = [max(len(h), *(len(c[i]) for c in cells)) + 3 for i, h in enumerate(headers)]
     line = lambda a, b, c: f"{a:<{widths[0]}}{b:<{widths[1]}}{c:>{widths[2] - 3}}"  # noqa: E731
     width = sum(widths) - 3
     out = [f'Model: "{title}"', "_" * width, line("Layer (type)", "Output Shape", "Param #"), "=" * width]

@@ -55,7 +55,8 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float | None = None,
                  weight_decay: float = 0.0, eps_convention: str = "torch"):
         if eps_convention not in EPS_DEFAULTS:
-            raise ValueError(f"{type(self).__name__}: eps_convention must be 'torch' or 'keras', got {eps_convention!r}")
+            raise ValueError(f"{type(self).__name__}: eps_convention must be 'torch' or 'keras', "
+                             f"got {eps_convention!r}")
         eps = EPS_DEFAULTS[eps_convention] if eps is None else eps
         beta1, beta2 = betas
         if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= beta1 < 1 and 0 <= beta2 < 1):

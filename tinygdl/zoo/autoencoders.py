@@ -401,7 +401,10 @@ class SparseAutoencoder(_HandsOnAutoencoder):
                     l1_weight=1e-4)
 
     def build(self):
-        options = {"target": self.target, "weight": self.kl_weight} if self.penalty == "kl" else {"weight": self.l1_weight}
+        if self.penalty == "kl":
+            options = {"target": self.target, "weight": self.kl_weight}
+        else:
+            options = {"weight": self.l1_weight}
         return {"model": ae.sparse_autoencoder(self.input_shape(), self.hidden, self.penalty, **options)}
 
     def report(self, models, out_dir):

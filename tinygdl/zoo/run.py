@@ -60,7 +60,8 @@ def train(name: str, dataset: str | None = None, epochs: int | None = None, batc
         report = recipe.report(models, out_dir)
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump({"model": name, "dataset": recipe.dataset, "epochs": trainer.epoch, **report}, f, indent=2)
-    files = sorted(os.path.join(out_dir, f) for f in os.listdir(out_dir) if f.endswith((".png", ".npz", ".json", ".csv")))
+    files = sorted(os.path.join(out_dir, f) for f in os.listdir(out_dir)
+                   if f.endswith((".png", ".npz", ".json", ".csv")))
     return RunResult(out_dir, history, report, files)
 
 
