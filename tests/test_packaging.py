@@ -53,3 +53,15 @@ def test_wheel_contains_every_module_and_imports(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(unpacked)}).stdout
     assert out.strip().startswith(str(unpacked))
+
+
+def test_an_uninstalled_checkout_says_to_install(tmp_path):
+    """A source checkout imported without installation (no tinygdl.kernels mapping) says what to do."""
+    import shutil
+
+    shutil.copytree(ROOT / "tinygdl", tmp_path / "tinygdl", ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+            "import tinygdl")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "pip install -e ." in result.stderr.splitlines()[-1]

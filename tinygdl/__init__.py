@@ -4,6 +4,12 @@ models of *Generative Deep Learning* are rebuilt.
 Start reading at ``tinygdl/tensor.py`` (the autograd core), then ``tinygdl/ops/`` (the operations).
 """
 
+import importlib.util as _importlib_util
+
+if _importlib_util.find_spec("tinygdl.kernels") is None:  # a source checkout that was never installed
+    raise ImportError("tinygdl is not installed: the top-level kernels/ folder becomes tinygdl.kernels on "
+                      "installation; run `pip install -e .` in the repository first")
+
 from . import losses, nn, optim, testing  # noqa: E402,F401
 from .backend import Device, cuda_available, default_dtype, device, get_default_dtype, set_default_dtype
 from .ops import *  # noqa: F401,F403  (the op library: add, exp, sum, matmul, randn, ...)
