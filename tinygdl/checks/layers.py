@@ -110,4 +110,8 @@ SPECS = [
     LayerSpec("Sampling", lambda: _models().vae.Sampling(), ((3, 2), (3, 2)), second_order=True),
     # -- GAN discriminators
     LayerSpec("MinibatchStdDev", lambda: nn.MinibatchStdDev(2), ((4, 2, 2, 2),), second_order=True),
+    # -- diffusion: the noise-variance embedding, broadcast over a 3x2 image (variances in the schedule's range)
+    LayerSpec("SinusoidalEmbedding", lambda: nn.SinusoidalEmbedding(4, 1.0, 20.0), ((3, 1, 1, 1),),
+              make=lambda rng, shapes: [rng.uniform(0.1, 1.0, shapes[0])], call=lambda m, v: m(v, (3, 2)),
+              second_order=True),
 ]
