@@ -14,6 +14,7 @@ from . import losses, nn, optim, testing  # noqa: E402,F401
 from .backend import Device, cuda_available, default_dtype, device, get_default_dtype, set_default_dtype
 from .ops import *  # noqa: F401,F403  (the op library: add, exp, sum, matmul, randn, ...)
 from .ops import manual_seed
+from .profiler import profile
 from .tensor import (
     Function,
     Tensor,

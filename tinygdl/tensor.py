@@ -40,6 +40,7 @@ from . import backend
 _grad_enabled = True  # record graphs?
 _training = True  # the global train/eval flag: functional dropout reads it (layers have Module.training)
 _anomaly_enabled = False  # check every forward and backward result for NaN / Inf
+_profiler = None  # the active tinygdl.profile(), which times every forward and backward
 
 
 class _Switch(contextlib.ContextDecorator):
@@ -315,7 +316,7 @@ class Function:
         arrays = [x.data for x in inputs]
         if _cupy_present:
             _check_same_device(self, arrays)
-        results = self.forward(*arrays)
+        results = self.forward(*arrays) if _profiler is None else _profiler.forward(self, arrays)
         multiple = isinstance(results, tuple)
         outputs = [Tensor._wrap(y) for y in results] if multiple else [Tensor._wrap(results)]
         if _anomaly_enabled:
@@ -452,7 +453,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             f._check_versions()
             received = [pending.pop((id(f), i), (None, None)) for i in range(len(f.outputs))]
             grads = [g for _, g in received]
-            input_grads = _call_backward(f, grads) if _anomaly_enabled else f.backward(*grads)
+            if _anomaly_enabled:
+                input_grads = _call_backward(f, grads)
+            else:
+                input_grads = f.backward(*grads) if _profiler is None else _profiler.backward(f, grads)
             for x, gx in zip(f.inputs, _as_tuple(input_grads)):
                 if gx is not None and x.requires_grad:
                     send(x, gx)
