@@ -6,7 +6,8 @@ Flavours
 ``"numba"``  compiled CPU loops (``cpu.py``), used when Numba imports and its JIT is on;
 ``"cupy"``   CUDA kernels (``cuda.py``), used for CuPy arrays.
 
-The public functions (``im2col``, ``col2im``, ``adam_update``, ``leaky_relu``, ``leaky_relu_grad``)
+The public functions (``im2col``, ``col2im``, their 3-D versions ``vol2col``, ``col2vol``,
+``adam_update``, ``leaky_relu``, ``leaky_relu_grad``)
 look at their array arguments on every call: CuPy arrays go to ``"cupy"``; NumPy arrays go to
 ``"numba"`` when it is available, else to ``"numpy"``.  The choice for NumPy arrays can be forced,
 at any time, with ``set_preference("numpy")`` or the environment variable ``TINYGDL_KERNELS=numpy``
@@ -26,7 +27,7 @@ import os
 from tinygdl.backend import cuda_available, is_cupy_array
 
 from . import cuda, reference  # noqa: F401  (importing a flavour module registers its kernels)
-from .geometry import ConvGeometry, conv_geometry
+from .geometry import ConvGeometry, VolGeometry, conv_geometry, vol_geometry
 from .registry import FLAVOURS, register, registered
 
 try:
@@ -40,9 +41,11 @@ __all__ = [
     "ENV_VAR",
     "ConvGeometry",
     "FLAVOURS",
+    "VolGeometry",
     "NUMBA_MIN_SIZE",
     "adam_update",
     "col2im",
+    "col2vol",
     "conv_geometry",
     "flavours",
     "get",
@@ -54,6 +57,8 @@ __all__ = [
     "register",
     "registered",
     "set_preference",
+    "vol2col",
+    "vol_geometry",
 ]
 
 ENV_VAR = "TINYGDL_KERNELS"
@@ -151,6 +156,17 @@ def im2col(x, kernel_size, stride, padding, dilation):
 def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     """The adjoint of ``im2col``: sum each element of ``cols`` into the pixel of ``x_shape`` it came from."""
     return get("col2im", cols)(cols, x_shape, kernel_size, stride, padding, dilation)
+
+
+def vol2col(x, kernel_size, stride, padding, dilation):
+    """``im2col`` for volumes: unfold the kernel windows of ``x`` (N, C, D, H, W) into ``cols``
+    (C*kd*kh*kw, N*od*oh*ow), ``padding`` given as ``((front, back), (top, bottom), (left, right))``."""
+    return get("vol2col", x)(x, kernel_size, stride, padding, dilation)
+
+
+def col2vol(cols, x_shape, kernel_size, stride, padding, dilation):
+    """The adjoint of ``vol2col``: sum each element of ``cols`` into the cell of ``x_shape`` it came from."""
+    return get("col2vol", cols)(cols, x_shape, kernel_size, stride, padding, dilation)
 
 
 def adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale):

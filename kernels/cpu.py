@@ -32,7 +32,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .geometry import col2im_geometry, conv_geometry
+from .geometry import col2im_geometry, col2vol_geometry, conv_geometry, vol_geometry
 from .reference import adam_update as _reference_adam_update
 from .registry import register
 
@@ -137,6 +137,96 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     g = col2im_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
     x = np.empty((g.n, g.c, g.h, g.w), dtype=cols.dtype)
     _col2im(np.ascontiguousarray(cols), g, x)
+    return x
+
+
+# --------------------------------------------------------------------------- vol2col / col2vol (3-D)
+
+
+@njit(parallel=True, cache=True)
+def _vol2col(x, g, cols):
+    # As _im2col, with a depth axis: one task per (row of cols, volume); the row is one
+    # (channel, tap) pair and the volume's od*oh*ow positions form a contiguous stretch of it.
+    taps = g.kd * g.kh * g.kw
+    for task in prange(g.c * taps * g.n):
+        r, n = task // g.n, task % g.n
+        c, tap = r // taps, r % taps
+        kz, ky, kx = tap // (g.kh * g.kw), (tap // g.kw) % g.kh, tap % g.kw
+        for oz in range(g.od):
+            iz = oz * g.sd + kz * g.dd - g.pf  # the cell read (outside the volume: padding)
+            for oy in range(g.oh):
+                iy = oy * g.sh + ky * g.dh - g.pt
+                start = ((n * g.od + oz) * g.oh + oy) * g.ow
+                inside = 0 <= iz < g.d and 0 <= iy < g.h
+                for ox in range(g.ow):
+                    ix = ox * g.sw + kx * g.dw - g.pl
+                    if inside and 0 <= ix < g.w:
+                        cols[r, start + ox] = x[n, c, iz, iy, ix]
+                    else:
+                        cols[r, start + ox] = 0
+
+
+@njit(cache=True)
+def _vol_gather_table(g):
+    """``_gather_table`` for volumes: cell ``p = (iz*h + iy)*w + ix`` of a (volume, channel) block
+    was read by ``count[p]`` elements of ``cols``, at ``start + offset[p, j]``."""
+    row_length = g.n * g.od * g.oh * g.ow
+    cells = g.d * g.h * g.w
+    count = np.zeros(cells, np.int64)
+    offset = np.empty((cells, g.kd * g.kh * g.kw), np.int64)
+    for iz in range(g.d):
+        for kz in range(g.kd):
+            oz = _window_position(iz, g.pf, kz, g.dd, g.sd, g.od)
+            if oz < 0:
+                continue
+            for iy in range(g.h):
+                for ky in range(g.kh):
+                    oy = _window_position(iy, g.pt, ky, g.dh, g.sh, g.oh)
+                    if oy < 0:
+                        continue
+                    for ix in range(g.w):
+                        for kx in range(g.kw):
+                            ox = _window_position(ix, g.pl, kx, g.dw, g.sw, g.ow)
+                            if ox >= 0:
+                                p = (iz * g.h + iy) * g.w + ix
+                                tap = (kz * g.kh + ky) * g.kw + kx
+                                offset[p, count[p]] = tap * row_length + (oz * g.oh + oy) * g.ow + ox
+                                count[p] += 1
+    return count, offset
+
+
+@njit(parallel=True, cache=True)
+def _col2vol(cols, g, x):
+    count, offset = _vol_gather_table(g)
+    flat_cols = cols.reshape(-1)
+    cells = g.d * g.h * g.w
+    blocks = x.reshape(g.n * g.c, cells)
+    taps = g.kd * g.kh * g.kw
+    for block in prange(g.n * g.c):
+        n, c = block // g.c, block % g.c
+        start = c * taps * cols.shape[1] + n * g.od * g.oh * g.ow
+        for p in range(cells):
+            total = x.dtype.type(0)
+            for j in range(count[p]):
+                total += flat_cols[start + offset[p, j]]
+            blocks[block, p] = total
+
+
+@register("vol2col", "numba")
+def vol2col(x, kernel_size, stride, padding, dilation):
+    """Numba ``vol2col``; same contract as ``reference.vol2col``."""
+    g = vol_geometry(x.shape, kernel_size, stride, padding, dilation)
+    cols = np.empty(g.cols_shape, dtype=x.dtype)
+    _vol2col(np.ascontiguousarray(x), g, cols)
+    return cols
+
+
+@register("col2vol", "numba")
+def col2vol(cols, x_shape, kernel_size, stride, padding, dilation):
+    """Numba ``col2vol`` (a gather, as ``col2im``); same contract as ``reference.col2vol``."""
+    g = col2vol_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
+    x = np.empty((g.n, g.c, g.d, g.h, g.w), dtype=cols.dtype)
+    _col2vol(np.ascontiguousarray(cols), g, x)
     return x
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .geometry import col2im_geometry, conv_geometry
+from .geometry import col2im_geometry, col2vol_geometry, conv_geometry, vol_geometry
 from .registry import register
 
 try:
@@ -116,6 +116,98 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     g = col2im_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
     x = cupy.empty((g.n, g.c, g.h, g.w), dtype=cols.dtype)
     _col2im_kernel()(cupy.ascontiguousarray(cols), *_geometry_args(g), x)
+    return x
+
+
+# --------------------------------------------------------------------------- vol2col / col2vol (3-D)
+
+_VOL_GEOMETRY_PARAMS = (
+    "int32 batch, int32 channels, int32 depth, int32 height, int32 width, int32 kd, int32 kh, int32 kw, "
+    "int32 sd, int32 sh, int32 sw, int32 dd, int32 dh, int32 dw, int32 pf, int32 pt, int32 pl, "
+    "int32 od, int32 oh, int32 ow"
+)
+
+_VOL2COL = """
+    // i indexes cols viewed as (c, kd, kh, kw, n, od, oh, ow): peel the coordinates off, fastest first.
+    ptrdiff_t rest = i;
+    const int ox = rest % ow; rest /= ow;
+    const int oy = rest % oh; rest /= oh;
+    const int oz = rest % od; rest /= od;
+    const int img = rest % batch; rest /= batch;
+    const int kx = rest % kw; rest /= kw;
+    const int ky = rest % kh; rest /= kh;
+    const int kz = rest % kd;
+    const int ch = rest / kd;
+    const int iz = oz * sd + kz * dd - pf;  // the cell read; outside the volume means padding
+    const int iy = oy * sh + ky * dh - pt;
+    const int ix = ox * sw + kx * dw - pl;
+    if (iz >= 0 && iz < depth && iy >= 0 && iy < height && ix >= 0 && ix < width) {
+        col = x[(((ptrdiff_t)(img * channels + ch) * depth + iz) * height + iy) * width + ix];
+    } else {
+        col = (T)0;
+    }
+"""
+
+_COL2VOL = """
+    // i indexes the volume batch (n, c, d, h, w); this thread gathers every tap that read cell i.
+    ptrdiff_t rest = i;
+    const int ix = rest % width; rest /= width;
+    const int iy = rest % height; rest /= height;
+    const int iz = rest % depth; rest /= depth;
+    const int ch = rest % channels;
+    const int img = rest / channels;
+    const ptrdiff_t columns = (ptrdiff_t)batch * od * oh * ow;  // the row length of cols
+    T total = 0;
+    for (int kz = 0; kz < kd; ++kz) {
+        const int oz = window_position(iz, pf, kz, dd, sd, od);
+        if (oz < 0) continue;
+        for (int ky = 0; ky < kh; ++ky) {
+            const int oy = window_position(iy, pt, ky, dh, sh, oh);
+            if (oy < 0) continue;
+            for (int kx = 0; kx < kw; ++kx) {
+                const int ox = window_position(ix, pl, kx, dw, sw, ow);
+                if (ox < 0) continue;
+                const ptrdiff_t row = ((ch * kd + kz) * kh + ky) * kw + kx;
+                total += cols[row * columns + (((ptrdiff_t)img * od + oz) * oh + oy) * ow + ox];
+            }
+        }
+    }
+    x = total;
+"""
+
+
+@lru_cache(maxsize=None)
+def _vol2col_kernel():
+    return cupy.ElementwiseKernel(f"raw T x, {_VOL_GEOMETRY_PARAMS}", "T col", _VOL2COL, "tinygdl_vol2col")
+
+
+@lru_cache(maxsize=None)
+def _col2vol_kernel():
+    return cupy.ElementwiseKernel(
+        f"raw T cols, {_VOL_GEOMETRY_PARAMS}", "T x", _COL2VOL, "tinygdl_col2vol", preamble=_WINDOW_POSITION
+    )
+
+
+def _vol_geometry_args(g):
+    return (g.n, g.c, g.d, g.h, g.w, g.kd, g.kh, g.kw, g.sd, g.sh, g.sw, g.dd, g.dh, g.dw, g.pf, g.pt, g.pl,
+            g.od, g.oh, g.ow)
+
+
+@register("vol2col", "cupy")
+def vol2col(x, kernel_size, stride, padding, dilation):
+    """CuPy ``vol2col``, one thread per element of ``cols``; same contract as ``reference.vol2col``."""
+    g = vol_geometry(x.shape, kernel_size, stride, padding, dilation)
+    cols = cupy.empty(g.cols_shape, dtype=x.dtype)
+    _vol2col_kernel()(cupy.ascontiguousarray(x), *_vol_geometry_args(g), cols)
+    return cols
+
+
+@register("col2vol", "cupy")
+def col2vol(cols, x_shape, kernel_size, stride, padding, dilation):
+    """CuPy ``col2vol``, a gather with one thread per volume cell; same contract as ``reference.col2vol``."""
+    g = col2vol_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
+    x = cupy.empty((g.n, g.c, g.d, g.h, g.w), dtype=cols.dtype)
+    _col2vol_kernel()(cupy.ascontiguousarray(cols), *_vol_geometry_args(g), x)
     return x
 
 

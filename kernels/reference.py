@@ -1,6 +1,7 @@
 """The NumPy reference kernels: the readable definitions that the faster flavours must match.
 
-No loop here runs over pixels.  ``im2col`` and ``col2im`` loop over the ``kh*kw`` kernel taps only:
+No loop here runs over pixels.  ``im2col`` and ``col2im`` loop over the ``kh*kw`` kernel taps only
+(``vol2col`` and ``col2vol``, their 3-D versions, over the ``kd*kh*kw`` taps):
 for one tap ``(ky, kx)`` the pixels it reads, at every output position, form a strided slice of the
 padded image, so each tap is one vectorised copy (or add).  The same code runs on CuPy arrays,
 because it asks ``get_array_module`` which library to use.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from tinygdl.backend import get_array_module
 
-from .geometry import ConvGeometry, col2im_geometry, conv_geometry
+from .geometry import ConvGeometry, VolGeometry, col2im_geometry, col2vol_geometry, conv_geometry, vol_geometry
 from .registry import register
 
 
@@ -66,6 +67,51 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
             xpad[:, :, rows, columns] += cols[:, ky, kx]
     x = xpad[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w]
     return xp.ascontiguousarray(x.transpose(1, 0, 2, 3))
+
+
+def _tap_box(g: VolGeometry, kz: int, ky: int, kx: int) -> tuple[slice, slice, slice]:
+    """The cells of the padded volume that tap ``(kz, ky, kx)`` reads, one per output position
+    (``_tap_window`` with a depth axis in front)."""
+    return tuple(
+        slice(tap * dilation, tap * dilation + stride * (positions - 1) + 1, stride)
+        for tap, dilation, stride, positions in ((kz, g.dd, g.sd, g.od), (ky, g.dh, g.sh, g.oh), (kx, g.dw, g.sw, g.ow))
+    )
+
+
+def _taps(g: VolGeometry):
+    return ((kz, ky, kx) for kz in range(g.kd) for ky in range(g.kh) for kx in range(g.kw))
+
+
+@register("vol2col", "numpy")
+def vol2col(x, kernel_size, stride, padding, dilation):
+    """``im2col`` for volumes: every kernel window of ``x`` (N, C, D, H, W) becomes a column of
+    ``cols`` (C*kd*kh*kw, N*od*oh*ow).
+
+    ``cols[((c*kd + kz)*kh + ky)*kw + kx, ((n*od + oz)*oh + oy)*ow + ox]
+    = xpad[n, c, oz*sd + kz*dd, oy*sh + ky*dh, ox*sw + kx*dw]``.
+    """
+    xp = get_array_module(x)
+    g = vol_geometry(x.shape, kernel_size, stride, padding, dilation)
+    xpad = xp.pad(x.transpose(1, 0, 2, 3, 4), ((0, 0), (0, 0), (g.pf, g.pk), (g.pt, g.pb), (g.pl, g.pr)))
+    cols = xp.empty((g.c, g.kd, g.kh, g.kw, g.n, g.od, g.oh, g.ow), dtype=x.dtype)
+    for kz, ky, kx in _taps(g):
+        cols[:, kz, ky, kx] = xpad[(slice(None), slice(None)) + _tap_box(g, kz, ky, kx)]
+    return cols.reshape(g.cols_shape)
+
+
+@register("col2vol", "numpy")
+def col2vol(cols, x_shape, kernel_size, stride, padding, dilation):
+    """The adjoint of ``vol2col``: add every element of ``cols`` into the cell it was read from;
+    elements read from the padding are dropped.  Returns an array of shape ``x_shape`` (N, C, D, H, W)."""
+    xp = get_array_module(cols)
+    g = col2vol_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
+    cols = cols.reshape(g.c, g.kd, g.kh, g.kw, g.n, g.od, g.oh, g.ow)
+    xpad = xp.zeros((g.c, g.n, g.d + g.pf + g.pk, g.h + g.pt + g.pb, g.w + g.pl + g.pr), dtype=cols.dtype)
+    for kz, ky, kx in _taps(g):
+        # Within one tap no two output positions read the same cell, so ``+=`` is safe here.
+        xpad[(slice(None), slice(None)) + _tap_box(g, kz, ky, kx)] += cols[:, kz, ky, kx]
+    x = xpad[:, :, g.pf : g.pf + g.d, g.pt : g.pt + g.h, g.pl : g.pl + g.w]
+    return xp.ascontiguousarray(x.transpose(1, 0, 2, 3, 4))
 
 
 @register("adam_update", "numpy")
