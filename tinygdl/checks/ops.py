@@ -525,5 +525,7 @@ add(id="astype-roundtrip", op="astype", fn=lambda x: x.astype(np.float32).astype
 add(id="to_device_op-cpu", op="to_device_op", fn=lambda x: tg.ops.to_device_op(x, "cpu") * 2,
     ref=lambda x: x.to("cpu") * 2, cases=UNARY[:2], second_order=True)
 
+from . import ops_nn  # noqa: E402,F401  (the neural-network ops' entries)
+
 SPEC_BY_ID = {s.id: s for s in SPECS}
 assert len(SPEC_BY_ID) == len(SPECS), "duplicate op spec ids"

@@ -9,3 +9,4 @@ from ..ops.conv import *  # noqa: F401,F403  (conv2d, conv_transpose2d, pooling,
 from ..ops.elementwise import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, swish, tanh  # noqa: F401
 from ..ops.neural import dropout, embedding, log_softmax, one_hot, softmax  # noqa: F401
 from ..ops.norm import *  # noqa: F401,F403  (batch_norm, layer_norm, group_norm, instance_norm)
+from ..ops.shape import pad  # noqa: F401,E402  (constant, reflect, replicate and circular padding; negative widths crop)

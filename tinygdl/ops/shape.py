@@ -8,6 +8,7 @@ transposed back, a broadcast's gradient is summed back, a concatenation's gradie
 from __future__ import annotations
 
 from .. import backend
+from ..errors import ShapeError
 from ..tensor import Function, Tensor, _tensors
 
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
@@ -253,6 +254,8 @@ def chunk(x: Tensor, chunks: int, axis: int = 0):
 
 
 class Pad(Function):
+    """Constant padding by non-negative ``widths``; its gradient is the slice that drops the padding."""
+
     def __init__(self, widths, value):
         self.widths, self.value = widths, value
 
@@ -265,12 +268,85 @@ class Pad(Function):
         return getitem(gy, tuple(slice(lo, gy.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths)))
 
 
-def pad(x: Tensor, widths, value=0.0) -> Tensor:
-    """Constant padding; ``widths`` as ``numpy.pad``: one (before, after) pair per axis."""
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_widths(widths, ndim: int):
+    """``((before, after), ...)`` one pair per axis, from NumPy's form or PyTorch's flat form."""
+    widths = tuple(widths)
+    if all(isinstance(w, int) or getattr(w, "ndim", None) == 0 for w in widths):
+        # PyTorch's flat (before_last, after_last, before_last-1, ...): the last axes, backwards.
+        if len(widths) % 2 or len(widths) // 2 > ndim:
+            raise ShapeError(f"pad: a flat padding (PyTorch's form) needs an even number of widths, at most 2 "
+                             f"per axis; got {widths} for a tensor with {ndim} dimensions")
+        pairs = [(int(widths[i]), int(widths[i + 1])) for i in range(0, len(widths), 2)]
+        return ((0, 0),) * (ndim - len(pairs)) + tuple(reversed(pairs))
     widths = tuple((int(lo), int(hi)) for lo, hi in widths)
-    if len(widths) != x.ndim:
-        raise ValueError(f"pad: {len(widths)} (before, after) pairs given for a tensor with {x.ndim} dimensions")
-    return Pad(widths, value)(x)
+    if len(widths) != ndim:
+        raise ShapeError(f"pad: {len(widths)} (before, after) pairs given for a tensor with {ndim} dimensions")
+    return widths
+
+
+def _source_positions(n: int, lo: int, hi: int, mode: str, xp):
+    """For one axis of ``n`` cells padded by ``lo`` before and ``hi`` after: the input cell every
+    output cell copies, ``j = -lo, ..., n + hi - 1`` folded back into ``[0, n)``:
+
+    * ``reflect``: mirrored about the first and last cells, which are not repeated
+      (``3 2 | 1 2 3 4 | 3 2``): period ``2(n-1)``;
+    * ``replicate``: the nearest edge cell (``1 1 | 1 2 3 4 | 4 4``);
+    * ``circular``: wrapped around (``3 4 | 1 2 3 4 | 1 2``).
+    """
+    j = xp.arange(-lo, n + hi)
+    if mode == "replicate":
+        return xp.clip(j, 0, n - 1)
+    if mode == "circular":
+        return j % n
+    period = 2 * (n - 1)
+    j = j % period
+    return xp.where(j < n, j, period - j)
+
+
+def pad(x: Tensor, widths, value=0.0, mode: str = "constant") -> Tensor:
+    """Pad, or crop, the axes of ``x`` (``torch.nn.functional.pad``).
+
+    ``widths``: one ``(before, after)`` pair per axis as ``numpy.pad``, or PyTorch's flat form
+    ``(before, after)`` for the last axis, then the one before it, ...: ``pad(x, (1, 1, 2, 2))``
+    pads the last axis by 1 and the one before by 2.  A negative width crops that many cells.
+    ``mode``: ``"constant"`` (``value``), ``"reflect"``, ``"replicate"`` or ``"circular"`` (see
+    ``_source_positions``); ``pad(x, p, "reflect")``, PyTorch's positional mode, works too.
+
+    The crops are done first and the padding is computed from what is left (PyTorch's order).
+    Constant padding is one Function; the other modes copy input cells, i.e. they index ``x``
+    with an integer array per padded axis, so their gradient is a scatter-add back onto the cells
+    copied (each border cell receives the gradients of all its copies).
+    """
+    if isinstance(value, str):
+        value, mode = 0.0, value
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
+    widths = _pad_widths(widths, x.ndim)
+    from .index import getitem
+
+    if any(lo < 0 or hi < 0 for lo, hi in widths):
+        crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for n, (lo, hi) in zip(x.shape, widths))
+        if any(c.stop - c.start < 0 for c in crop):
+            raise ShapeError(f"pad: widths {widths} crop more than the whole of a tensor of shape {x.shape}")
+        x = getitem(x, crop)
+        widths = tuple((max(lo, 0), max(hi, 0)) for lo, hi in widths)
+    if not any(lo or hi for lo, hi in widths):
+        return x
+    if mode == "constant":
+        return Pad(widths, value)(x)
+    for axis, (n, (lo, hi)) in enumerate(zip(x.shape, widths)):
+        if not (lo or hi):
+            continue
+        limit = n - 1 if mode == "reflect" else n
+        if n == 0 or max(lo, hi) > limit:
+            raise ShapeError(f"pad: {mode} padding of ({lo}, {hi}) cells does not fit axis {axis} of size {n} "
+                             f"of a tensor of shape {x.shape} (at most {limit} cells each side)")
+        positions = _source_positions(n, lo, hi, mode, _xp(x.data))
+        x = getitem(x, (slice(None),) * axis + (positions,))
+    return x
 
 
 class Flip(Function):
