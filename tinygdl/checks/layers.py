@@ -62,13 +62,15 @@ SPECS = [
     LayerSpec("MultiHeadAttention", lambda: nn.MultiHeadAttention(4, 2, key_dim=3), ((2, 3, 4),)),
     LayerSpec("MultiHeadAttention-causal", lambda: nn.MultiHeadAttention(4, 2), ((2, 3, 4),),
               call=lambda m, x: m(x, causal=True)),
-    LayerSpec("LSTM", lambda: nn.LSTM(3, 4), ((2, 5, 3),), call=lambda m, x: m(x)[0]),
+    LayerSpec("LSTM", lambda: nn.LSTM(3, 4), ((2, 5, 3),), call=lambda m, x: m(x)[0], second_order=True),
     # -- convolutions
     LayerSpec("Conv2d", lambda: nn.Conv2d(2, 3, 3, stride=2, padding="same"), ((2, 2, 5, 5),), second_order=True),
     LayerSpec("Conv2d-dilated", lambda: nn.Conv2d(2, 2, 3, padding=2, dilation=2, bias=False), ((1, 2, 5, 6),)),
     LayerSpec("ConvTranspose2d", lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, padding="same"), ((2, 3, 3, 3),),
               second_order=True),
     LayerSpec("ConvTranspose2d-k4s2", lambda: nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1), ((1, 2, 3, 3),)),
+    LayerSpec("Conv3d", lambda: nn.Conv3d(2, 3, (1, 3, 2), stride=(1, 2, 2), padding="same"), ((2, 2, 2, 4, 4),),
+              second_order=True),
     LayerSpec("MaskedConv2d-A", lambda: nn.MaskedConv2d(2, 2, 3, mask_type="A"), ((1, 2, 4, 4),)),
     LayerSpec("MaskedConv2d-B", lambda: nn.MaskedConv2d(2, 2, 3, mask_type="B"), ((1, 2, 4, 4),)),
     # -- normalization

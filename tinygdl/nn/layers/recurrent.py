@@ -1,14 +1,118 @@
-"""Recurrent layers: the LSTM (book chapter 5, the recipe generator)."""
+"""Recurrent layers: the LSTM (book chapter 5, the recipe generator), whose recurrence runs as one
+fused op (``LSTMRecurrence``) instead of a graph of ~10 small ops per time step."""
 
 from __future__ import annotations
 
+from ... import backend
 from ...ops.creation import zeros
-from ...ops.elementwise import sigmoid, tanh
-from ...ops.shape import reshape, split, stack
+from ...ops.elementwise import Sigmoid, _const, sigmoid, tanh
+from ...ops.shape import concatenate, reshape, split, stack, transpose
+from ...tensor import Function, Tensor, is_grad_enabled
 from .. import init
 from ..module import Module, Parameter
 
-__all__ = ["LSTM"]
+__all__ = ["LSTM", "LSTMRecurrence", "lstm_recurrence"]
+
+
+def lstm_step(z_x, h, c, u):
+    """One LSTM step written with Tensor ops: the input projection ``z_x`` = x_t·W + b (N, 4H) and
+    the state (h, c) -> the activated gates (i, f, g, o) and the new state (h', c')."""
+    i, f, g, o = split(z_x + h @ u, u.shape[0], axis=1)
+    i, f, g, o = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+    c = f * c + i * g
+    return (i, f, g, o), o * tanh(c), c
+
+
+class LSTMRecurrence(Function):
+    """The whole recurrence as one op: (Z, h0, c0, U) -> (every h_t as (N, T, H), the last c_T).
+
+    ``Z`` (N, T, 4H) holds the input projections x_t·W + b of every step (one matrix product
+    before the op).  **Forward** loops over the steps on raw arrays: per step one (N, H)·(H, 4H)
+    product and the gate non-linearities, keeping the gates and cells for backward.
+
+    **Backward** (backpropagation through time) is written with Tensor ops, so it is itself
+    differentiable.  With δh_t the gradient reaching h_t (from the output at t and from step t+1)
+    and δc_t the one reaching c_t, going from t = T down to 1:
+
+        δc_t  += δh_t ⊙ o ⊙ (1 − tanh² c_t)
+        δz_t   = [δc_t ⊙ g ⊙ i(1−i),  δc_t ⊙ c_{t−1} ⊙ f(1−f),  δc_t ⊙ i ⊙ (1−g²),  δh_t ⊙ tanh c_t ⊙ o(1−o)]
+        δh_{t−1} += δz_t · Uᵀ,   δc_{t−1} = δc_t ⊙ f
+
+    and ∂Z = every δz_t, ∂U = Σ_t h_{t−1}ᵀ·δz_t (one product over all steps), ∂h0, ∂c0 = the last
+    δh, δc.  The step-wise factors (everything but δh, δc) are computed for all steps at once
+    before the loop, so each step costs 8 small ops.  Those factors come from the saved arrays as
+    constants when backward is not recorded (the usual case); under ``create_graph=True`` they are
+    recomputed from the inputs with ``lstm_step``, so that second derivatives see how they depend
+    on the inputs (gradgradcheck in tests/nn/test_recurrent.py).
+    """
+
+    def forward(self, z, h0, c0, u):
+        xp = backend.get_array_module(z)
+        n, t_steps, four_h = z.shape
+        hidden = four_h // 4
+        gates = xp.empty((t_steps, n, four_h), dtype=z.dtype)
+        cells = xp.empty((t_steps + 1, n, hidden), dtype=z.dtype)  # c_0 ... c_T
+        hiddens = xp.empty((t_steps + 1, n, hidden), dtype=z.dtype)  # h_0 ... h_T
+        cells[0], hiddens[0] = c0, h0
+        sigmoid_of = Sigmoid().forward
+        for t in range(t_steps):
+            z_t = z[:, t] + hiddens[t] @ u
+            a = gates[t]
+            a[...] = sigmoid_of(z_t)  # i, f, o; the candidate g block is overwritten with tanh
+            a[:, 2 * hidden:3 * hidden] = xp.tanh(z_t[:, 2 * hidden:3 * hidden])
+            i, f, g, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], a[:, 3 * hidden:]
+            cells[t + 1] = f * cells[t] + i * g
+            hiddens[t + 1] = o * xp.tanh(cells[t + 1])
+        self.gates, self.cells, self.hiddens = gates, cells, hiddens
+        return xp.ascontiguousarray(hiddens[1:].transpose(1, 0, 2)), cells[t_steps].copy()
+
+    def _saved(self):
+        """Gates (T, N, 4H), c_{t−1}, c_t and h_{t−1} (each (T, N, H)) as Tensors: constants, or
+        recomputed from the inputs with Tensor ops when the backward is being recorded."""
+        if not is_grad_enabled():
+            return (_const(self.gates), _const(self.cells[:-1]), _const(self.cells[1:]),
+                    _const(self.hiddens[:-1]))
+        z, h, c, u = self.inputs
+        gates, c_prev, c_next, h_prev = [], [], [], []
+        for z_t in split(transpose(z, (1, 0, 2)), 1, axis=0):
+            h_prev.append(h)
+            c_prev.append(c)
+            (i, f, g, o), h, c = lstm_step(reshape(z_t, z_t.shape[1:]), h, c, u)
+            gates.append(concatenate([i, f, g, o], axis=1))
+            c_next.append(c)
+        return stack(gates), stack(c_prev), stack(c_next), stack(h_prev)
+
+    def backward(self, g_out, g_c):
+        z, h0, c0, u = self.inputs
+        hidden = u.shape[0]
+        gates, c_prev, c_next, h_prev = self._saved()
+        i, f, g, o = split(gates, hidden, axis=2)
+        tanh_c = tanh(c_next)
+        # Per-step factors: δc from δh, and δz from [δc, δc, δc, δh] (all steps at once).
+        dc_from_dh = o * (1 - tanh_c * tanh_c)
+        dz_factors = concatenate([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tanh_c * o * (1 - o)],
+                                 axis=2)
+        u_t = transpose(u)
+        dh = zeros(h0.shape, dtype=z.dtype, device=z.device)
+        dc = g_c if g_c is not None else zeros(c0.shape, dtype=z.dtype, device=z.device)
+        g_steps = transpose(g_out, (1, 0, 2)) if g_out is not None else None
+        dz = [None] * z.shape[1]
+        for t in reversed(range(z.shape[1])):
+            if g_steps is not None:
+                dh = dh + g_steps[t]
+            dc = dc + dh * dc_from_dh[t]
+            dz[t] = concatenate([dc, dc, dc, dh], axis=1) * dz_factors[t]
+            dh = dz[t] @ u_t
+            dc = dc * f[t]
+        dz = stack(dz)  # (T, N, 4H)
+        du = transpose(reshape(h_prev, (-1, hidden))) @ reshape(dz, (-1, 4 * hidden))
+        return transpose(dz, (1, 0, 2)), dh, dc, du
+
+
+def lstm_recurrence(z: Tensor, h0: Tensor, c0: Tensor, u: Tensor):
+    """Run the LSTM recurrence over input projections ``z`` (N, T, 4H) from state (h0, c0) with
+    recurrent kernel ``u`` (H, 4H): returns (every h_t (N, T, H), c_T (N, H))."""
+    return LSTMRecurrence()(z, h0, c0, u)
 
 
 class LSTM(Module):
@@ -33,9 +137,9 @@ class LSTM(Module):
     Keras's.  ``torch.nn.LSTM`` stores the transposes, (4H, input_size) and (4H, H), and two biases
     ``b_ih + b_hh`` where Keras has one — so Keras's parameter count, 4H·(input_size + H + 1).
 
-    Backpropagation through time is plain autograd over the unrolled loop.  To keep the per-step
-    Python work small, the input projection of the whole sequence is one matrix product before
-    the loop, each step does one (N, H)·(H, 4H) product, and the gates come from one ``split``.
+    The input projection of the whole sequence is one matrix product; the recurrence is one
+    fused op, ``LSTMRecurrence`` (forward loop on arrays, backpropagation through time written
+    with Tensor ops, so twice differentiable); ``lstm_step`` is the same step with plain ops.
     """
 
     def __init__(self, input_size: int, hidden_size: int, batch_first: bool = True, bias: bool = True,
@@ -61,14 +165,13 @@ class LSTM(Module):
                              f"with T >= 1, got {x.shape}")
         n = x.shape[1 - time_axis]
         h, c = self._initial_state(state, n, x)
-        outputs = []
-        for x_t in split(self._project_inputs(x), 1, axis=time_axis):
-            z = reshape(x_t, (n, 4 * self.hidden_size)) + h @ self.weight_hh
-            i, f, g, o = split(z, self.hidden_size, axis=1)
-            c = sigmoid(f) * c + sigmoid(i) * tanh(g)
-            h = sigmoid(o) * tanh(c)
-            outputs.append(h)
-        return stack(outputs, axis=time_axis), (h, c)
+        z = self._project_inputs(x)
+        if not self.batch_first:
+            z = transpose(z, (1, 0, 2))
+        outputs, c = lstm_recurrence(z, h, c, self.weight_hh)
+        if not self.batch_first:
+            outputs = transpose(outputs, (1, 0, 2))
+        return outputs, (outputs[:, -1] if self.batch_first else outputs[-1], c)
 
     def _project_inputs(self, x):
         """``x·W + b`` for every step at once, as one (N·T, in) @ (in, 4H) product."""
