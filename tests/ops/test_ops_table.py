@@ -198,7 +198,9 @@ def test_every_public_op_is_tested():
     public = set(getattr(ops, "__all__", functions)) & functions
     covered = {spec.op for spec in SPECS} | set(TESTED_ELSEWHERE)
     assert public - covered == set(), "ops without tests"
-    assert covered - functions == set(), "the table names ops that do not exist"
+    import tinygdl.nn.functional as F  # the neural-network entries (checks/ops_nn.py) cover F's functions
+
+    assert covered - functions - set(vars(F)) == set(), "the table names ops that do not exist"
 
 
 def test_table_entries_have_torch_references():

@@ -15,6 +15,10 @@ twice (a WGAN-GP critic needs the gradient of a gradient):
   ``dx = col2im(Wᵀ·dy)``.
 * ``conv_transpose2d`` is the adjoint of ``conv2d``: ``y = col2im(Wᵀ·x)``, and its gradient with
   respect to ``x`` is a convolution of ``dy``.
+* ``groups=G`` splits the channels into G independent convolutions: the rows of ``cols`` (channel
+  by channel) and of ``W`` split into G blocks, and the one GEMM becomes a batch of G smaller ones
+  (``groups = channels`` is a depthwise convolution).
+* ``conv1d`` / ``conv_transpose1d`` are the 2-D ops on (N, C, 1, L) images.
 * ``max_pool2d`` / ``avg_pool2d`` take the max / mean of each column of ``im2col`` applied to every
   channel on its own.
 
@@ -37,14 +41,15 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend, kernels
+from ..errors import ShapeError
 from ..tensor import Function, Tensor
 from .index import getitem
 from .linalg import matmul
 from .reduce import mean, sum
-from .shape import pad, repeat, reshape, transpose
+from .shape import pad, repeat, reshape, squeeze, transpose, unsqueeze
 
-__all__ = ["avg_pool2d", "col2im", "conv2d", "conv_transpose2d", "im2col", "max_pool2d", "upsample",
-           "zero_pad2d"]
+__all__ = ["avg_pool2d", "col2im", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "im2col",
+           "max_pool2d", "upsample", "zero_pad2d"]
 
 
 # --------------------------------------------------------------------------- argument handling
@@ -198,36 +203,59 @@ class GemmToImages(Function):
         return gy_rows, sum(gy_rows, axis=1) if self.inputs[1].requires_grad else None
 
 
-def _check_channels(op: str, x: Tensor, weight: Tensor, weight_axis: int, layout: str):
-    if weight.ndim != 4:
-        raise ValueError(f"{op}: weight must have shape {layout}, got shape {weight.shape}")
-    if x.ndim != 4:
-        raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got shape {x.shape}")
-    if x.shape[1] != weight.shape[weight_axis]:
-        raise ValueError(f"{op}: the input of shape {x.shape} has {x.shape[1]} channels, but the weight "
-                         f"of shape {weight.shape} {layout} expects {weight.shape[weight_axis]}")
+def _check_channels(op: str, x: Tensor, weight: Tensor, groups: int, transposed: bool, ndim: int = 4):
+    """Check the shapes of a convolution's input and weight for ``groups`` (raises ShapeError).
+
+    A convolution's weight is (OC, C/groups, *kernel), a transposed one's (C, OC/groups, *kernel):
+    each group of ``C/groups`` input channels makes its own ``OC/groups`` output channels.
+    """
+    spatial = ("kh", "kw") if ndim == 4 else ("k",)
+    channels = ("in_channels", "out_channels/groups") if transposed else ("out_channels", "in_channels/groups")
+    layout = "(" + ", ".join(channels + spatial) + ")"
+    if weight.ndim != ndim:
+        raise ShapeError(f"{op}: weight must have shape {layout}, got shape {weight.shape}")
+    if x.ndim != ndim:
+        expected = "(N, C, H, W)" if ndim == 4 else "(N, C, L)"
+        raise ShapeError(f"{op}: expected an input of shape {expected}, got shape {x.shape}")
+    if not isinstance(groups, Integral) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    in_channels = weight.shape[0] if transposed else weight.shape[1] * groups
+    grouped = weight.shape[0] if not transposed else in_channels
+    if x.shape[1] != in_channels or grouped % groups:
+        raise ShapeError(f"{op}: the input of shape {x.shape} has {x.shape[1]} channels, but the weight of shape "
+                         f"{weight.shape} {layout} with groups={groups} expects {in_channels}"
+                         + (f" (and {grouped} must be divisible by groups)" if grouped % groups else ""))
 
 
 def _check_bias(op: str, bias, channels: int):
     if bias is not None and tuple(bias.shape) != (channels,):
-        raise ValueError(f"{op}: bias must have shape ({channels},), got {tuple(bias.shape)}")
+        raise ShapeError(f"{op}: bias must have shape ({channels},), got {tuple(bias.shape)}")
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1) -> Tensor:
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
     """2-D convolution (cross-correlation, as every framework computes it).
 
-    ``x`` (N, C, H, W); ``weight`` (OC, C, kh, kw) as PyTorch; ``bias`` (OC,) or None.
-    ``y[n, o, i, j] = bias[o] + Σ_{c,ky,kx} weight[o, c, ky, kx] · xpad[n, c, i*sh + ky*dh, j*sw + kx*dw]``.
+    ``x`` (N, C, H, W); ``weight`` (OC, C/groups, kh, kw) as PyTorch; ``bias`` (OC,) or None.
+    ``y[n, o, i, j] = bias[o] + Σ_{c,ky,kx} weight[o, c, ky, kx] · xpad[n, c, i*sh + ky*dh, j*sw + kx*dw]``,
+    where with ``groups=G`` output channel ``o`` sees only the input channels of its group
+    (``c`` runs over group ``o // (OC/G)``'s ``C/G`` channels).
     ``padding``: see the module docstring (``"same"`` is Keras's).  Returns (N, OC, oh, ow) with
     ``oh = (H + top + bottom - dh*(kh-1) - 1) // sh + 1``.
     """
-    _check_channels("conv2d", x, weight, 1, "(out_channels, in_channels, kh, kw)")
+    _check_channels("conv2d", x, weight, groups, transposed=False)
     out_channels = weight.shape[0]
     _check_bias("conv2d", bias, out_channels)
     window = _window(x.shape, weight.shape[2:], stride, padding, dilation, "conv2d")
     g = window.geometry(x.shape, "conv2d")
     cols = Im2col(window)(x)                                       # (C*kh*kw, N*oh*ow)
-    product = matmul(reshape(weight, (out_channels, -1)), cols)    # the one GEMM: (OC, N*oh*ow)
+    if groups == 1:
+        product = matmul(reshape(weight, (out_channels, -1)), cols)    # the one GEMM: (OC, N*oh*ow)
+    else:
+        # The rows of cols come channel by channel, so group k's rows are the k-th of G equal blocks.
+        w_groups = reshape(weight, (groups, out_channels // groups, -1))    # (G, OC/G, C/G*kh*kw)
+        cols_groups = reshape(cols, (groups, w_groups.shape[2], -1))      # (G, C/G*kh*kw, N*oh*ow)
+        product = reshape(matmul(w_groups, cols_groups), (out_channels, -1))  # G GEMMs, stacked
     to_images = GemmToImages((g.n, out_channels, g.oh, g.ow))
     return to_images(product) if bias is None else to_images(product, bias)
 
@@ -289,24 +317,26 @@ def _transposed_window(x_shape, k, s, d, padding, output_padding, op: str):
 
 
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-                     output_padding=0, dilation=1) -> Tensor:
+                     output_padding=0, dilation=1, groups: int = 1) -> Tensor:
     """Transposed convolution (the gradient of ``conv2d`` with respect to its input).
 
-    ``x`` (N, C_in, H, W); ``weight`` (C_in, C_out, kh, kw) as PyTorch; ``bias`` (C_out,) or None.
-    Every input pixel adds ``x[n, c, i, j] · weight[c]`` into the output window at
-    ``(i*sh, j*sw)``; the result is then cropped by ``padding``.  Output size per axis:
+    ``x`` (N, C_in, H, W); ``weight`` (C_in, C_out/groups, kh, kw) as PyTorch; ``bias`` (C_out,)
+    or None.  Every input pixel adds ``x[n, c, i, j] · weight[c]`` into the output window at
+    ``(i*sh, j*sw)`` (with ``groups=G``, into the output channels of ``c``'s group); the result is
+    then cropped by ``padding``.  Output size per axis:
 
     * ``padding=p`` (PyTorch): ``(n-1)·s - 2p + d·(k-1) + output_padding + 1``;
     * ``"same"`` (Keras ``Conv2DTranspose``): ``n·s``;
     * ``"valid"`` (Keras): ``n·s + max(d·(k-1) + 1 - s, 0)``.
 
-    Computed as one GEMM, ``cols = W.reshape(C_in, C_out*kh*kw)ᵀ @ x.reshape(C_in, N*H*W)``, and a
-    col2im of ``cols`` onto the output.
+    Computed as one GEMM, ``cols = W.reshape(C_in, C_out*kh*kw)ᵀ @ x.reshape(C_in, N*H*W)`` (G of
+    them for ``groups=G``), and a col2im of ``cols`` onto the output.  ``groups`` comes last, after
+    ``dilation`` (PyTorch puts it before): pass it by name.
     """
     op = "conv_transpose2d"
-    _check_channels(op, x, weight, 0, "(in_channels, out_channels, kh, kw)")
+    _check_channels(op, x, weight, groups, transposed=True)
     n, in_channels = x.shape[:2]
-    out_channels = weight.shape[1]
+    out_channels = weight.shape[1] * groups
     _check_bias(op, bias, out_channels)
     k, s, d = (_pair(v, name, op) for v, name in ((weight.shape[2:], "kernel_size"), (stride, "stride"),
                                                   (dilation, "dilation")))
@@ -315,12 +345,54 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     window, canvas, extra = _transposed_window(x.shape, k, s, d, padding, output_padding, op)
 
     x_rows = reshape(transpose(x, (1, 0, 2, 3)), (in_channels, -1))  # (C_in, N*H*W), a copy
-    w_rows = reshape(weight, (in_channels, -1))                     # (C_in, C_out*kh*kw)
-    cols = matmul(transpose(w_rows), x_rows)                        # the one GEMM
+    if groups == 1:
+        w_rows = reshape(weight, (in_channels, -1))                 # (C_in, C_out*kh*kw)
+        cols = matmul(transpose(w_rows), x_rows)                    # the one GEMM
+    else:
+        w_groups = reshape(weight, (groups, in_channels // groups, -1))  # (G, C_in/G, C_out/G*kh*kw)
+        x_groups = reshape(x_rows, (groups, in_channels // groups, -1))  # (G, C_in/G, N*H*W)
+        # G GEMMs; group k's (C_out/G)*kh*kw rows are the k-th block of col2im's channel-major rows.
+        cols = reshape(matmul(transpose(w_groups, (0, 2, 1)), x_groups), (out_channels * k[0] * k[1], -1))
     y = Col2im(window, (n, out_channels) + canvas)(cols)
     if any(extra):
         y = pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     return y if bias is None else y + reshape(bias, (out_channels, 1, 1))
+
+
+def _along_width(value, name: str, op: str, fill: int):
+    """A 1-D op's ``value`` (an int, a 1-tuple, or for padding ``"same"``/``"valid"``) as the 2-D
+    ops' (height, width) pair, with ``fill`` for the height of the (N, C, 1, L) image."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Integral):
+        return (fill, int(value))
+    if len(value) == 1 and isinstance(value[0], Integral):
+        return (fill, int(value[0]))
+    raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
+
+
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """1-D convolution of (N, C, L) sequences with a (OC, C/groups, k) weight: ``conv2d`` on
+    (N, C, 1, L) images with (OC, C/groups, 1, k) kernels.  Returns (N, OC, ol)."""
+    op = "conv1d"
+    _check_channels(op, x, weight, groups, transposed=False, ndim=3)
+    y = conv2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, _along_width(stride, "stride", op, 1),
+               _along_width(padding, "padding", op, 0), _along_width(dilation, "dilation", op, 1), groups)
+    return squeeze(y, 2)
+
+
+def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """1-D transposed convolution of (N, C_in, L) sequences with a (C_in, C_out/groups, k) weight:
+    ``conv_transpose2d`` on (N, C_in, 1, L) images.  ``groups`` by name, as for the 2-D op."""
+    op = "conv_transpose1d"
+    _check_channels(op, x, weight, groups, transposed=True, ndim=3)
+    y = conv_transpose2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, _along_width(stride, "stride", op, 1),
+                         _along_width(padding, "padding", op, 0),
+                         _along_width(output_padding, "output_padding", op, 0),
+                         _along_width(dilation, "dilation", op, 1), groups)
+    return squeeze(y, 2)
 
 
 # --------------------------------------------------------------------------- pooling
