@@ -189,3 +189,22 @@ def test_shape_errors_name_the_layer():
         mha(tinygdl.zeros(2, 3, 4), mask=np.ones((3, 4), bool))
     with pytest.raises(ValueError, match=r"Projection\(\(4,\) -> \(2, 2\)"):
         mha.query(tinygdl.zeros(3, 5))
+
+
+# --------------------------------------------------------------------------- key/value cache
+
+
+def test_cached_steps_equal_one_causal_pass(rng, float64):
+    """Feeding the positions in pieces through a KVCache gives the full causal pass's outputs and weights."""
+    mha = nn.MultiHeadAttention(4, 2, key_dim=3)
+    randomize(mha, rng)
+    x = tinygdl.tensor(rng.standard_normal((2, 6, 4)))
+    full, full_weights = mha(x, causal=True, return_weights=True)
+    cache = nn.KVCache()
+    pieces = []
+    for lo, hi in ((0, 2), (2, 3), (3, 6)):
+        out, weights = mha(x[:, lo:hi], causal=True, return_weights=True, cache=cache)
+        assert len(cache) == hi and weights.shape == (2, 2, hi - lo, hi)
+        assert_close(weights, full_weights[:, :, lo:hi, :hi], rtol=1e-12, atol=1e-14)
+        pieces.append(out)
+    assert_close(tinygdl.concatenate(pieces, axis=1), full, rtol=1e-12, atol=1e-14)

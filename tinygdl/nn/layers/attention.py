@@ -9,12 +9,12 @@ from ... import backend
 from ...ops.elementwise import _const, where
 from ...ops.neural import dropout as apply_dropout
 from ...ops.neural import softmax
-from ...ops.shape import reshape, transpose
+from ...ops.shape import concatenate, reshape, transpose
 from ...tensor import Tensor
 from .. import init
 from ..module import Module, Parameter
 
-__all__ = ["MultiHeadAttention"]
+__all__ = ["KVCache", "MultiHeadAttention"]
 
 # The score given to blocked positions, as Keras does: finite, so that a row with every position
 # blocked becomes a uniform average instead of NaN.
@@ -75,6 +75,12 @@ class MultiHeadAttention(Module):
     (N, heads, T, S).  Blocked scores become -1e9, as in Keras.  ``return_weights=True`` also
     returns the (N, heads, T, S) attention weights (before dropout, as Keras returns them).
     ``dropout`` is applied to the attention weights in training mode.
+
+    **Generating step by step.**  ``cache=KVCache()`` keeps the keys and values of every position
+    seen so far: each call appends those of its new positions and attends over all of them, so
+    generating token t costs one position's projections, not a re-run of the whole prefix.  With
+    a cache, ``causal=True`` lets new position i (absolute position ``len(cache) + i``) see every
+    cached key and the new keys up to itself.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, key_dim: int | None = None, value_dim: int | None = None,
@@ -93,7 +99,8 @@ class MultiHeadAttention(Module):
         self.value = Projection((embed_dim,), (num_heads, value_dim), bias)
         self.output = Projection((num_heads, value_dim), (embed_dim,), bias)
 
-    def forward(self, query, value=None, key=None, mask=None, causal: bool = False, return_weights: bool = False):
+    def forward(self, query, value=None, key=None, mask=None, causal: bool = False, return_weights: bool = False,
+                cache: "KVCache | None" = None):
         value = query if value is None else value
         key = value if key is None else key
         self._check_shapes(query, key, value)
@@ -101,7 +108,11 @@ class MultiHeadAttention(Module):
         q = transpose(self.query(query) * (1.0 / math.sqrt(self.key_dim)), (0, 2, 1, 3))
         k = transpose(self.key(key), (0, 2, 3, 1))
         v = transpose(self.value(value), (0, 2, 1, 3))
-        scores = _masked(q @ k, mask, causal)
+        past = 0
+        if cache is not None:
+            past = len(cache)
+            k, v = cache.append(k, v)
+        scores = _masked(q @ k, mask, causal, past)
         weights = softmax(scores, axis=-1)
         context = apply_dropout(weights, self.dropout, training=self.training) @ v  # (N, heads, T, value_dim)
         out = self.output(transpose(context, (0, 2, 1, 3)))
@@ -121,9 +132,29 @@ class MultiHeadAttention(Module):
                 f"value_dim={self.value_dim}, dropout={self.dropout}")
 
 
-def _masked(scores: Tensor, mask, causal: bool) -> Tensor:
+class KVCache:
+    """The keys (N, heads, key_dim, S) and values (N, heads, S, value_dim) an attention layer has
+    computed so far; ``MultiHeadAttention(..., cache=c)`` appends to it.  One cache per layer and
+    per generated batch; ``len(cache)`` is the number of positions it holds."""
+
+    def __init__(self):
+        self.keys = self.values = None
+
+    def __len__(self) -> int:
+        return 0 if self.keys is None else self.keys.shape[-1]
+
+    def append(self, keys: Tensor, values: Tensor):
+        """Add the new positions' keys and values; returns all keys and values held."""
+        if self.keys is not None:
+            keys = concatenate([self.keys, keys], axis=3)
+            values = concatenate([self.values, values], axis=2)
+        self.keys, self.values = keys, values
+        return keys, values
+
+
+def _masked(scores: Tensor, mask, causal: bool, past: int = 0) -> Tensor:
     """Apply a boolean (True = allowed) or additive float mask and/or the causal mask to
-    (N, heads, T, S) scores."""
+    (N, heads, T, S) scores; ``past`` cached positions come before the T new queries."""
     xp = backend.get_array_module(scores.data)
     allowed = None
     if mask is not None:
@@ -139,6 +170,6 @@ def _masked(scores: Tensor, mask, causal: bool) -> Tensor:
             scores = scores + _const(m.astype(scores.dtype))
     if causal:
         t, s = scores.shape[-2:]
-        lower = xp.tril(xp.ones((t, s), dtype=bool))  # query i sees keys j <= i
+        lower = xp.tril(xp.ones((t, s), dtype=bool), k=past)  # query i sees keys j <= past + i
         allowed = lower if allowed is None else allowed & lower
     return scores if allowed is None else where(allowed, scores, BLOCKED)
