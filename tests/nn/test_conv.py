@@ -441,5 +441,65 @@ def test_bad_transposed_arguments():
         F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=2)
     with pytest.raises(ValueError, match="output_padding goes with numeric padding"):
         F.conv_transpose2d(x, w, stride=2, padding="same", output_padding=1)
-    with pytest.raises(ValueError, match=r"\(in_channels, out_channels, kh, kw\) expects 1"):
+    with pytest.raises(ValueError, match=r"\(in_channels, out_channels/groups, kh, kw\) with groups=1 expects 1"):
         F.conv_transpose2d(tg.zeros(1, 2, 3, 3), w)
+
+
+# --------------------------------------------------------------------------- groups and 1-D layers
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("make", [
+    lambda nn_: nn_.Conv2d(4, 6, 3, stride=2, padding=1, groups=2),
+    lambda nn_: nn_.Conv2d(3, 6, 3, padding=1, groups=3, bias=False),              # depthwise, multiplier 2
+    lambda nn_: nn_.ConvTranspose2d(4, 6, 4, stride=2, padding=1, groups=2),
+    lambda nn_: nn_.ConvTranspose2d(3, 3, 3, stride=2, padding=1, output_padding=1, groups=3),
+    lambda nn_: nn_.Conv1d(4, 6, 3, stride=2, padding=1, dilation=2, groups=2),
+    lambda nn_: nn_.Conv1d(4, 4, 5, padding="same", groups=4),
+    lambda nn_: nn_.ConvTranspose1d(4, 2, 3, stride=3, padding=1, output_padding=2, groups=2),
+])
+def test_grouped_and_1d_layers_match_torch_with_copied_weights(make, torch, rng):
+    ours, theirs = make(nn).to(dtype=np.float64), make(torch.nn).double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    shape = (2, ours.in_channels) + (7, 6)[:ours.spatial]
+    x = rng.standard_normal(shape)
+    xt = torch.tensor(x, requires_grad=True)
+    y, t = ours(tg.tensor(x, requires_grad=True)), theirs(xt)
+    np.testing.assert_allclose(y.numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    params = [ours.weight] + ([ours.bias] if ours.bias is not None else [])
+    grads = tg.grad(y, params, grad_outputs=tg.tensor(g))
+    tgrads = torch.autograd.grad(t, [theirs.weight] + ([theirs.bias] if theirs.bias is not None else []),
+                                 torch.tensor(g))
+    for a, b in zip(grads, tgrads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_grouped_layer_shapes_fans_and_repr():
+    depthwise = nn.Conv2d(8, 16, 3, padding="same", groups=8)
+    assert depthwise.weight.shape == (16, 1, 3, 3)
+    assert nn.init.fans(depthwise.weight.shape, "conv") == (9, 144)  # fan_in = (C/groups)·k·k, as PyTorch
+    assert nn.ConvTranspose2d(4, 6, 3, groups=2).weight.shape == (4, 3, 3, 3)
+    assert nn.Conv1d(4, 6, 5).weight.shape == (6, 4, 5)
+    assert repr(depthwise) == "Conv2d(8, 16, kernel_size=(3, 3), stride=(1, 1), padding='same', groups=8)"
+    assert repr(nn.ConvTranspose1d(2, 3, 4, stride=2, output_padding=1)) == \
+        "ConvTranspose1d(2, 3, kernel_size=(4,), stride=(2,), output_padding=(1,))"
+    assert nn.Conv1d(2, 3, 3, stride=2)(tg.zeros(1, 2, 9)).shape == (1, 3, 4)
+
+
+def test_group_errors_name_the_op_and_shapes():
+    from tinygdl.errors import ShapeError
+
+    with pytest.raises(ValueError, match=r"Conv2d: groups=3 must be a positive int dividing in_channels=4"):
+        nn.Conv2d(4, 6, 3, groups=3)
+    with pytest.raises(ShapeError, match=r"conv2d: the input of shape \(1, 4, 5, 5\) has 4 channels, but the "
+                                         r"weight of shape \(6, 1, 3, 3\) .* with groups=2 expects 2"):
+        F.conv2d(tg.zeros(1, 4, 5, 5), tg.zeros(6, 1, 3, 3), groups=2)
+    with pytest.raises(ShapeError, match=r"7 must be divisible by groups"):
+        F.conv2d(tg.zeros(1, 4, 5, 5), tg.zeros(7, 2, 3, 3), groups=2)
+    with pytest.raises(ShapeError, match=r"Conv1d\(2, 3, k=3\): expected input \(N, 2, L\), got \(1, 2, 5, 5\)"):
+        nn.Conv1d(2, 3, 3)(tg.zeros(1, 2, 5, 5))
+    with pytest.raises(ShapeError, match=r"conv1d: expected an input of shape \(N, C, L\)"):
+        F.conv1d(tg.zeros(2, 5), tg.zeros(3, 2, 3))
+    with pytest.raises(ValueError, match=r"conv1d: padding must be an int or a 1-tuple"):
+        F.conv1d(tg.zeros(1, 2, 5), tg.zeros(3, 2, 3), padding=(1, 1))

@@ -73,6 +73,12 @@ SPECS = [
               second_order=True),
     LayerSpec("MaskedConv2d-A", lambda: nn.MaskedConv2d(2, 2, 3, mask_type="A"), ((1, 2, 4, 4),)),
     LayerSpec("MaskedConv2d-B", lambda: nn.MaskedConv2d(2, 2, 3, mask_type="B"), ((1, 2, 4, 4),)),
+    LayerSpec("Conv2d-groups", lambda: nn.Conv2d(4, 6, 3, padding=1, groups=2), ((1, 4, 4, 4),), second_order=True),
+    LayerSpec("Conv2d-depthwise", lambda: nn.Conv2d(3, 3, 3, stride=2, groups=3), ((2, 3, 5, 5),)),
+    LayerSpec("ConvTranspose2d-groups", lambda: nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, groups=2),
+              ((1, 4, 3, 3),), second_order=True),
+    LayerSpec("Conv1d", lambda: nn.Conv1d(2, 3, 3, stride=2, padding=1), ((2, 2, 7),), second_order=True),
+    LayerSpec("ConvTranspose1d", lambda: nn.ConvTranspose1d(4, 2, 3, stride=2, groups=2), ((2, 4, 3),)),
     # -- normalization
     LayerSpec("BatchNorm1d", lambda: nn.BatchNorm1d(3), ((5, 3),), second_order=True),
     LayerSpec("BatchNorm2d", lambda: nn.BatchNorm2d(2), ((3, 2, 3, 3),), second_order=True),
@@ -116,4 +122,11 @@ SPECS = [
     LayerSpec("SinusoidalEmbedding", lambda: nn.SinusoidalEmbedding(4, 1.0, 20.0), ((3, 1, 1, 1),),
               make=lambda rng, shapes: [rng.uniform(0.1, 1.0, shapes[0])], call=lambda m, v: m(v, (3, 2)),
               second_order=True),
+    # -- PixelCNN++: shifted convolutions and weight normalisation (eval mode: no data-dependent init)
+    LayerSpec("ShiftedConv2d", lambda: nn.ShiftedConv2d(2, 3, (3, 3), rows=2, cols=2), ((1, 2, 4, 4),)),
+    LayerSpec("ShiftedConvTranspose2d", lambda: nn.ShiftedConvTranspose2d(2, 2, (2, 4), cols=3, stride=2),
+              ((1, 2, 2, 3),)),
+    LayerSpec("WeightNorm", lambda: nn.WeightNorm(nn.ShiftedConv2d(2, 3, 3, rows=2)), ((2, 2, 4, 4),), train=False,
+              second_order=True),
+    LayerSpec("WeightNorm-linear", lambda: nn.WeightNorm(nn.Linear(4, 3)), ((5, 4),), train=False),
 ]
