@@ -1,8 +1,8 @@
 """Profile training steps of any zoo model: where does the time of one step go?
 
-    python benchmarks/profile.py cnn                      (the book's settings and default dataset)
-    tinygdl bench profile dcgan --dataset digits --set image_size=32 --batch-size 32
-    python benchmarks/profile.py vae_fashion --steps 3 --threads 1
+    python benchmarks/profile_step.py cnn                      (the book's settings and default dataset)
+    tinygdl bench profile_step dcgan --dataset digits --set image_size=32 --batch-size 32
+    python benchmarks/profile_step.py vae_fashion --steps 3 --threads 1
 
 The model is built from its zoo recipe, a batch is drawn from its data, ``--warmup`` steps run
 untimed (Numba compilation, allocator warm-up), then ``--steps`` steps run under

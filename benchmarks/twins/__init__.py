@@ -9,6 +9,8 @@ A row's ``make(torch, batch_size)`` builds the tinygdl model and its PyTorch twi
 weights*, draws one batch, and returns two functions of no arguments, each running one full
 training step (forward, loss, backward, optimizer update) of its engine on that batch:
 ``(tinygdl_step, torch_step)``.  Adding a model to the benchmark table is one such function.
+A ``make`` that also takes ``device="cuda"`` (tinygdl on CuPy, PyTorch on CUDA) gives the row a
+GPU measurement too (``benchmarks/gpu/run.sh``); rows without it are CPU-only.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class ModelRow:
     setting: str  # what differs from the book's defaults, e.g. "32x32" ("" for the book's)
     book_batch: int  # the book's batch size
     cpu_batch: int  # a CPU-scale batch size
-    make: Callable  # make(torch, batch_size) -> (tinygdl_step, torch_step)
+    make: Callable  # make(torch, batch_size[, device="cuda"]) -> (tinygdl_step, torch_step)
 
 
 def all_rows() -> list:
