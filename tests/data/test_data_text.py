@@ -140,3 +140,95 @@ def test_real_tiny_shakespeare(shared_data):
     documents = split_documents(text)
     assert documents[0] == "First Citizen:\nBefore we proceed any further, hear me speak."
     assert len(documents) > 7000
+
+
+# --------------------------------------------------------------------------- the book's language-model pipeline
+
+
+def test_pack_documents_keeps_order_and_pads_only_row_ends():
+    docs = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10, 11, 12], [13]]
+    rows = text_module.pack_documents(docs, 5, max_gap=1)
+    # [1 2 3 4 5] full; [6..12] is longer than a row: it fills rows and its tail shares with [13]
+    np.testing.assert_array_equal(rows, [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12, 13, 0, 0]])
+    # With a gap of 2 allowed, a row that cannot take the next document is closed and padded
+    rows = text_module.pack_documents([[1, 2, 3], [4, 5, 6]], 5, max_gap=2)
+    np.testing.assert_array_equal(rows, [[1, 2, 3, 0, 0], [4, 5, 6, 0, 0]])
+    rows = text_module.pack_documents([[1, 2, 3], [4, 5, 6]], 5, max_gap=1)  # too big a gap: split
+    np.testing.assert_array_equal(rows, [[1, 2, 3, 4, 5], [6, 0, 0, 0, 0]])
+    flat = text_module.pack_documents([list(range(1, 40))], 7)
+    np.testing.assert_array_equal(flat[flat != 0], np.arange(1, 40))
+
+
+def test_held_out_split_is_the_last_part_of_the_text():
+    docs = ["a" * 10] * 9 + ["b" * 10] * 1
+    train, held_out = text_module.held_out_split(docs, 0.1)
+    assert train == docs[:9] and held_out == ["b" * 10]
+    assert text_module.held_out_split(docs, 0.0) == (docs, [])
+    with pytest.raises(ValueError, match="fraction"):
+        text_module.held_out_split(docs, 1.0)
+
+
+def test_prepare_language_model_fits_the_vocabulary_on_training_text_only():
+    docs = ["Hear me, sir!", "Speak, speak."] * 20 + ["Unseen words here."] * 2
+    data = text_module.prepare_language_model(docs, length=8, max_tokens=20, held_out=0.1)
+    vocabulary = data.tokenizer.vocabulary
+    assert vocabulary[:2] == ["", "[UNK]"] and "," in vocabulary and "speak" in vocabulary
+    assert "unseen" not in vocabulary  # only in the held-out tenth
+    assert data.train.shape[1] == data.held_out.shape[1] == 9
+    assert (data.held_out == 1).any()  # held-out words it lacks are [UNK]
+    train, held_out = data.datasets()
+    inputs, targets = train[0:2]
+    np.testing.assert_array_equal(inputs[:, 1:], targets[:, :-1])
+
+
+def test_python_docstrings_corpus_is_always_there(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text('"""Module doc."""\ndef f():\n    """Function doc."""\n')
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "skipped.py").write_text('"""Test doc."""\n')
+    (tmp_path / "broken.py").write_text("def (:\n")
+    assert text_module.python_docstrings(tmp_path) == ["Module doc.", "Function doc."]
+    with pytest.raises(text_module.DataError, match="no docstrings"):
+        text_module.python_docstrings(tmp_path / "test" / "nothing")
+
+
+def test_standard_library_corpus_is_real_english():
+    docs = text_module.load_corpus("pydocs")
+    assert len(docs) > 1000 and sum(map(len, docs)) > 500_000
+    words = WordTokenizer(max_tokens=50).fit([pad_punctuation(d) for d in docs[:2000]]).vocabulary
+    assert {"the", "of", "a", "is", "to"} <= set(words)
+
+
+def test_recipes_and_wine_loaders_read_the_book_formats(tmp_path):
+    import json
+
+    (tmp_path / "epicurious").mkdir()
+    (tmp_path / "epicurious" / "full_format_recipes.json").write_text(json.dumps([
+        {"title": "Toast", "directions": ["Toast the bread.", "Serve."]},
+        {"title": None, "directions": ["x"]}, {"title": "No directions"}]))
+    assert text_module.load_corpus("recipes", tmp_path) == ["Recipe for Toast | Toast the bread. Serve."]
+    (tmp_path / "wine-reviews").mkdir()
+    (tmp_path / "wine-reviews" / "winemag-data-130k-v2.json").write_text(json.dumps([
+        {"country": "Italy", "province": "Sicily", "variety": "White Blend", "description": "Aromas of fruit."},
+        {"country": None, "province": "x", "variety": "y", "description": "z"}]))
+    assert text_module.load_corpus("wine", tmp_path) == [
+        "wine review : Italy : Sicily : White Blend : Aromas of fruit."]
+    with pytest.raises(DatasetNotFoundError, match="full_format_recipes.json"):
+        text_module.load_recipes(tmp_path / "nothing")
+    with pytest.raises(ValueError, match="unknown text corpus"):
+        text_module.load_corpus("war-and-peace")
+
+
+def test_tiny_shakespeare_is_found_without_downloading(tmp_path):
+    assert not text_module.has_tiny_shakespeare(tmp_path)
+    (tmp_path / "tinyshakespeare").mkdir()
+    (tmp_path / "tinyshakespeare" / "input.txt").write_text("A:\nhi.\n\nB:\nho.\n")
+    assert text_module.has_tiny_shakespeare(tmp_path)
+    assert text_module.load_corpus("tinyshakespeare", tmp_path) == ["A:\nhi.", "B:\nho."]
+
+
+def test_real_tiny_shakespeare_packs_with_little_padding(shared_data):
+    data = text_module.prepare_language_model(text_module.load_corpus("tinyshakespeare", shared_data), 200)
+    assert len(data.tokenizer) == 10_000
+    assert data.tokenizer.vocabulary[:5] == ["", "[UNK]", ",", ":", "."]
+    assert (data.train == 0).mean() < 0.03 and len(data.held_out) > 100
