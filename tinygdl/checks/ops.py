@@ -527,5 +527,7 @@ add(id="to_device_op-cpu", op="to_device_op", fn=lambda x: tg.ops.to_device_op(x
 
 from . import ops_nn  # noqa: E402,F401  (the neural-network ops' entries)
 
+from . import ops_3d  # noqa: E402,F401  (conv3d: appends its entries to SPECS)
+
 SPEC_BY_ID = {s.id: s for s in SPECS}
 assert len(SPEC_BY_ID) == len(SPECS), "duplicate op spec ids"

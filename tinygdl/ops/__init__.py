@@ -22,6 +22,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .conv3d import conv3d  # noqa: F401  (tg.ops.conv3d; not in __all__, as conv2d)
 from .elementwise import (
     abs,
     add,

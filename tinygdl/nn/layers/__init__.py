@@ -3,6 +3,7 @@
 from .activation import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .conv3d import *  # noqa: F401,F403
 from .gan import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
