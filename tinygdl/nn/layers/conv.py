@@ -78,18 +78,18 @@ class _ConvBase(Module):
             raise ShapeError(f"{self._signature()}: expected input (N, {self.in_channels}, {expected}), "
                              f"got {x.shape}")
 
-    def _run(self, x, weight, **options):
+    def _run(self, op, x, weight, **options):
         """Call ``op`` with this layer's settings; errors (e.g. a kernel larger than the padded
         input) are re-raised naming the layer."""
         self._check_input(x)
         try:
-            return self.op(x, weight, self.bias, stride=self.stride, padding=self.padding, dilation=self.dilation,
+            return op(x, weight, self.bias, stride=self.stride, padding=self.padding, dilation=self.dilation,
                            groups=self.groups, **options)
         except ValueError as error:
             raise type(error)(f"{self._signature()}: {error}") from None
 
     def forward(self, x):
-        return self._run(x, self.weight)
+        return self._run(self.op, x, self.weight)
 
     def extra_repr(self) -> str:
         parts = [f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}", f"stride={self.stride}"]
@@ -142,7 +142,7 @@ class ConvTranspose2d(_ConvBase):
         self.output_padding = self._tuple(output_padding, "output_padding")
 
     def forward(self, x):
-        return self._run(x, self.weight, output_padding=self.output_padding)
+        return self._run(self.op, x, self.weight, output_padding=self.output_padding)
 
     def extra_repr(self) -> str:
         extra = f", output_padding={self.output_padding}" if set(self.output_padding) != {0} else ""
@@ -196,7 +196,7 @@ class MaskedConv2d(Conv2d):
         self.register_buffer("mask", causal_mask(self.kernel_size, mask_type), persistent=False)
 
     def forward(self, x):
-        return self._run(x, self.weight * self.mask)
+        return self._run(self.op, x, self.weight * self.mask)
 
     def extra_repr(self) -> str:
         return f"mask_type={self.mask_type!r}, " + super().extra_repr()
