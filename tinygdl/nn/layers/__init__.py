@@ -10,4 +10,6 @@ from .misc import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
+from .shifted import *  # noqa: F401,F403
 from .sinusoidal import *  # noqa: F401,F403
+from .weight_norm import *  # noqa: F401,F403
