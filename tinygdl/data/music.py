@@ -225,6 +225,30 @@ def is_sounding(note_token: str) -> bool:
     return note_token not in (START, "", "[UNK]") and ":" not in note_token and not note_token.endswith("TS")
 
 
+_STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def note_name_to_midi(name: str) -> int:
+    """music21's name with octave -> MIDI number: ``"C4"`` 60, ``"F#3"`` 54, ``"E-5"`` 75 (``-`` is flat)."""
+    letter, rest = name[0], name[1:]
+    accidentals = len(rest) - len(rest.lstrip("#-"))
+    shift = rest[:accidentals].count("#") - rest[:accidentals].count("-")
+    return 12 * (int(rest[accidentals:]) + 1) + _STEPS[letter] + shift
+
+
+def token_events(notes, durations) -> list:
+    """The notes of a token stream as ``(offset, quarter_length, midi_pitch)``; rests advance time."""
+    events, offset = [], 0.0
+    for note, duration in zip(notes, durations):
+        if not is_sounding(note):
+            continue
+        length = float(Fraction(duration))
+        if note != REST:
+            events.append((offset, length, note_name_to_midi(note)))
+        offset += length
+    return events
+
+
 def tokens_to_stream(notes, durations):
     """A music21 stream of token pairs (the book's rendering): keys and time signatures become
     signatures, pitches and rests become notes and rests of ``Fraction(duration)`` quarters; START

@@ -27,17 +27,20 @@ docs/models/music.md for the tables, counts and deliberate differences).
 from __future__ import annotations
 
 from collections import OrderedDict
+from fractions import Fraction
 
 import numpy as np
 
 from .. import nn
 from ..backend import get_default_dtype
+from ..data.music import is_sounding
 from ..errors import ShapeError
 from ..losses import gradient_penalty, sparse_categorical_cross_entropy_with_logits
 from ..nn import init
+from ..nn.module import evaluation_mode
 from ..ops.creation import rand, randn
 from ..ops.shape import concatenate, reshape, stack, transpose
-from ..tensor import no_grad
+from ..tensor import Tensor, no_grad, tensor
 from .gan_training import (
     WassersteinGPStep,
     apply_gradients,
@@ -49,7 +52,8 @@ from .gan_training import (
 
 __all__ = [
     "TemporalNetwork", "BarGenerator", "MuseGANGenerator", "musegan_critic", "MuseGANStep",
-    "position_code", "TransformerBlock", "MusicTransformer", "music_transformer_loss",
+    "position_code", "TransformerBlock", "MusicTransformer", "music_transformer_loss", "transformer_parameter_count",
+    "generate_tokens", "sample_with_temperature",
 ]
 
 # --------------------------------------------------------------------------- MuseGAN
@@ -295,6 +299,7 @@ class MusicTransformer(nn.Module):
         self.duration_head = nn.Linear(2 * embed_dim, n_durations)
 
     def forward(self, notes, durations, return_weights: bool = False):
+        notes, durations = _ids(notes), _ids(durations)
         if notes.shape != durations.shape or len(notes.shape) != 2:
             raise ShapeError(f"MusicTransformer: expected note and duration ids of the same shape (N, T), "
                              f"got {tuple(notes.shape)} and {tuple(durations.shape)}")
@@ -328,3 +333,51 @@ def transformer_parameter_count(n_notes: int, n_durations: int, embed_dim: int =
     block = attention + 2 * (2 * d) + (d * ff_dim + ff_dim) + (ff_dim * d + d)
     heads = (d + 1) * (n_notes + n_durations)
     return embeddings + block + heads
+
+
+def _ids(ids) -> Tensor:
+    """Token ids as an int64 Tensor; whole-number floats too (the zeros ``summary`` feeds a model)."""
+    data = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    if data.dtype.kind == "f" and bool((data == data.round()).all()):
+        return tensor(data.astype(np.int64), device=ids.device if isinstance(ids, Tensor) else "cpu")
+    return ids if isinstance(ids, Tensor) else tensor(data)
+
+
+# --------------------------------------------------------------------------- generating music from tokens
+
+def sample_with_temperature(logits: np.ndarray, temperature: float, rng, excluded=(0, 1)) -> int:
+    """One draw from ``softmax(logits / T)``, redrawn while it lands on an ``excluded`` id (padding,
+    [UNK]) — the same as drawing from the distribution without them."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    p = np.exp(z - z.max())
+    while True:
+        token = int(rng.choice(len(p), p=p / p.sum()))
+        if token not in excluded:
+            return token
+
+
+def generate_tokens(model, note_vocabulary, duration_vocabulary, temperature: float = 0.5, max_tokens: int = 50,
+                    rng=None) -> tuple:
+    """The book's generation loop, from the prompt (START, 0.0) until the piece has ``max_tokens``
+    pairs or START is drawn: run the model on the whole prefix; draw the next note and the next
+    duration from the last position at ``temperature`` ([UNK] redrawn); a pitch or rest with a
+    zero duration is redrawn (both).  Returns ``(notes, durations)`` as token strings."""
+    rng = np.random.default_rng() if rng is None else rng
+    notes, durations = ["START"], ["0.0"]
+    note_index = {token: i for i, token in enumerate(note_vocabulary)}
+    duration_index = {token: i for i, token in enumerate(duration_vocabulary)}
+    with evaluation_mode([model]):
+        while len(notes) < max_tokens:
+            ids = [[note_index.get(t, 1) for t in notes]], [[duration_index.get(t, 1) for t in durations]]
+            note_logits, duration_logits = model(*(np.array(i, dtype=np.int64) for i in ids))
+            while True:
+                note = note_vocabulary[sample_with_temperature(note_logits.numpy()[0, -1], temperature, rng)]
+                duration = duration_vocabulary[sample_with_temperature(duration_logits.numpy()[0, -1], temperature,
+                                                                       rng)]
+                if not (is_sounding(note) and Fraction(duration) == 0):
+                    break
+            if note == "START":
+                break
+            notes.append(note)
+            durations.append(duration)
+    return notes, durations
