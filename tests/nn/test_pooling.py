@@ -1,5 +1,7 @@
 """max_pool2d, avg_pool2d, upsample, zero_pad2d and their layers: PyTorch parity (forward and
-backward, float64), tie-breaking, Keras "same" pooling, gradient checks first and second order."""
+backward, float64), tie-breaking, Keras "same" pooling, gradient checks first and second order;
+the PyTorch-named layers (MaxUnpool2d, AdaptiveAvgPool2d, PixelShuffle, Upsample to a size ...),
+integer pooling and errors.  The functions' own checks are in the op table (checks/ops_nn.py)."""
 
 from __future__ import annotations
 
@@ -147,3 +149,79 @@ def test_errors():
         F.upsample(tg.zeros(1, 1, 2, 2), 0)
     with pytest.raises(ValueError, match="flat 4-tuple"):
         F.zero_pad2d(tg.zeros(1, 1, 2, 2), (1, 1, 1, 1))
+
+
+# --------------------------------------------------------------------------- the PyTorch-named additions
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("make, shape", [
+    (lambda nn_: nn_.MaxPool2d(3, 2, 1, dilation=2, ceil_mode=True), (2, 3, 9, 8)),
+    (lambda nn_: nn_.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False), (2, 3, 8, 9)),
+    (lambda nn_: nn_.AvgPool2d(2, ceil_mode=True), (1, 2, 5, 7)),
+    (lambda nn_: nn_.AdaptiveAvgPool2d((3, None)), (2, 3, 8, 5)),
+    (lambda nn_: nn_.AdaptiveAvgPool2d(1), (2, 3, 6, 5)),
+    (lambda nn_: nn_.Upsample(size=(7, 3), mode="bilinear", align_corners=True), (1, 2, 4, 5)),
+    (lambda nn_: nn_.Upsample(scale_factor=1.5, mode="bilinear", align_corners=False), (1, 2, 4, 5)),
+    (lambda nn_: nn_.Upsample(scale_factor=3), (1, 2, 2, 3)),
+    (lambda nn_: nn_.PixelShuffle(2), (2, 8, 3, 4)),
+    (lambda nn_: nn_.PixelUnshuffle(3), (1, 2, 6, 3)),
+])
+def test_layers_match_torch(make, shape, torch, rng):
+    x, xt = _twin(torch, rng, shape, rng.permutation(int(np.prod(shape))).reshape(shape) * 0.1)
+    _compare(torch, make(nn)(x), make(torch.nn)(xt), x, xt, rng)
+
+
+@pytest.mark.torch
+def test_max_pool_indices_and_unpool_layers_match_torch(torch, rng):
+    shape = (2, 3, 7, 9)
+    x, xt = _twin(torch, rng, shape, rng.permutation(int(np.prod(shape))).reshape(shape) * 0.1)
+    y, indices = nn.MaxPool2d(3, 2, return_indices=True)(x)
+    t, tindices = torch.nn.MaxPool2d(3, 2, return_indices=True)(xt)
+    np.testing.assert_array_equal(indices.numpy(), tindices.numpy())
+    assert indices.dtype == np.int64 and not indices.requires_grad
+    out = nn.MaxUnpool2d(3, 2)(y, indices, output_size=(7, 9))
+    tout = torch.nn.MaxUnpool2d(3, 2)(t, tindices, output_size=(7, 9))
+    _compare(torch, out, tout, x, xt, rng)
+
+
+@pytest.mark.torch
+def test_max_pool_of_integers_matches_torch(torch, rng):
+    """Integer images pool too: the padding is the dtype's smallest value, not -inf."""
+    a = rng.integers(-100, 0, (2, 2, 5, 6)).astype(np.int32)
+    y = F.max_pool2d(tg.tensor(a), 3, 2, padding=1, ceil_mode=True)
+    t = torch.nn.functional.max_pool2d(torch.tensor(a), 3, 2, padding=1, ceil_mode=True)
+    assert y.dtype == np.int32
+    np.testing.assert_array_equal(y.numpy(), t.numpy())
+    assert F.max_pool2d(tg.tensor(a.astype(np.uint8)), 2).dtype == np.uint8
+
+
+def test_interpolate_nearest_integer_scales_repeat_pixels():
+    x = tg.tensor(np.arange(6.0).reshape(1, 1, 2, 3))
+    np.testing.assert_array_equal(F.interpolate(x, scale_factor=(2, 3)).numpy(),
+                                  np.arange(6.0).reshape(2, 3).repeat(2, 0).repeat(3, 1)[None, None])
+    np.testing.assert_array_equal(F.interpolate(x, size=(2, 3)).numpy(), x.numpy())  # same size: unchanged
+
+
+def test_new_errors_name_the_op_and_shapes():
+    from tinygdl.errors import ShapeError
+
+    with pytest.raises(ShapeError, match=r"pixel_shuffle: expected .* with r=2, got shape \(1, 3, 2, 2\)"):
+        F.pixel_shuffle(tg.zeros(1, 3, 2, 2), 2)
+    with pytest.raises(ShapeError, match=r"pixel_unshuffle: .* got shape \(1, 1, 3, 4\)"):
+        F.pixel_unshuffle(tg.zeros(1, 1, 3, 4), 2)
+    with pytest.raises(ValueError, match="give exactly one of size and scale_factor"):
+        F.interpolate(tg.zeros(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="align_corners goes with mode='bilinear'"):
+        F.interpolate(tg.zeros(1, 1, 2, 2), scale_factor=2, align_corners=True)
+    with pytest.raises(ShapeError, match=r"interpolate: expected an image batch .* got shape \(2, 2\)"):
+        F.interpolate(tg.zeros(2, 2), size=3)
+    with pytest.raises(ShapeError, match=r"max_unpool2d: .* got \(1, 1, 2, 2\) and \(1, 1, 2, 1\)"):
+        F.max_unpool2d(tg.zeros(1, 1, 2, 2), np.zeros((1, 1, 2, 1), np.int64), 2)
+    with pytest.raises(ShapeError, match=r"indices must lie in \[0, 16\)"):
+        F.max_unpool2d(tg.zeros(1, 1, 2, 2), np.full((1, 1, 2, 2), 16), 2)
+    with pytest.raises(ShapeError, match=r"AdaptiveAvgPool2d\(output_size=2\): expected input \(N, C, H, W\)"):
+        nn.AdaptiveAvgPool2d(2)(tg.zeros(3, 4))
+    assert repr(nn.MaxPool2d(2, ceil_mode=True)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, ceil_mode=True)"
+    assert repr(nn.Upsample(size=(3, 4), mode="bilinear", align_corners=True)) == \
+        "Upsample(size=(3, 4), mode='bilinear', align_corners=True)"

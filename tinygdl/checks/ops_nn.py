@@ -9,10 +9,12 @@ classes on axis 1 for ``cross_entropy``/``nll_loss``.
 
 from __future__ import annotations
 
+import numpy as np
+
 import tinygdl as tg
 import tinygdl.nn.functional as TF
 
-from .ops import add
+from .ops import add, distinct, each, normal, per_input
 
 try:
     import torch
@@ -57,3 +59,64 @@ for name, op, options, shapes in CONVS:
         cases=(shapes,), second_order=True)
 add(id="conv2d-groups-no-bias", op="conv2d", fn=lambda x, w: TF.conv2d(x, w, groups=2),
     ref=lambda x, w: F.conv2d(x, w, groups=2), cases=(((1, 4, 4, 4), (2, 2, 2, 2)),))
+
+
+# -- pooling: dilation, ceil_mode, indices, unpooling, integer inputs, adaptive pooling ------
+def unique_positions(plane: int):
+    """Flat positions, all different within each (H, W) plane of ``plane`` cells (for max_unpool2d)."""
+    def gen(rng, shape):
+        count = int(np.prod(shape[2:]))
+        return np.stack([rng.permutation(plane)[:count] for _ in range(shape[0] * shape[1])]).reshape(shape)
+    return gen
+
+
+MAX_POOLS = {"k3s2p1-dilation2-ceil": dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True),
+             "k2-ceil": dict(kernel_size=2, ceil_mode=True),
+             "k3s2-ceil-dilation(1,2)": dict(kernel_size=(2, 3), stride=2, dilation=(1, 2), ceil_mode=True)}
+for name, options in MAX_POOLS.items():
+    add(id=f"max_pool2d-{name}", op="max_pool2d", fn=lambda x, o=options: TF.max_pool2d(x, **o),
+        ref=lambda x, o=options: F.max_pool2d(x, **o), cases=(((2, 2, 7, 8),), ((1, 1, 5, 5),)),
+        make=each(distinct), second_order=True)
+    add(id=f"max_pool2d-{name}-indices", op="max_pool2d",
+        fn=lambda x, o=options: TF.max_pool2d(x, return_indices=True, **o)[1],
+        ref=lambda x, o=options: F.max_pool2d(x, return_indices=True, **o)[1], cases=(((2, 2, 7, 8),),),
+        make=each(distinct), grad=False)
+add(id="max_pool2d-int64", op="max_pool2d", fn=lambda x: TF.max_pool2d(x, 3, 2, 1, ceil_mode=True),
+    ref=lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), cases=(((2, 2, 6, 5),),),
+    make=each(lambda rng, shape: rng.integers(-9, 9, shape)), grad=False)
+add(id="max_unpool2d", op="max_unpool2d", fn=lambda x, i: TF.max_unpool2d(x, i, 2),
+    ref=lambda x, i: F.max_unpool2d(x, i, 2), cases=(((2, 2, 2, 3), (2, 2, 2, 3)),),
+    make=per_input(normal, unique_positions(4 * 6)), second_order=True)
+add(id="max_unpool2d-output_size", op="max_unpool2d", fn=lambda x, i: TF.max_unpool2d(x, i, 3, 2, 1, (4, 6)),
+    ref=lambda x, i: F.max_unpool2d(x, i, 3, 2, 1, output_size=(4, 6)), cases=(((1, 2, 2, 3), (1, 2, 2, 3)),),
+    make=per_input(normal, unique_positions(4 * 6)), second_order=True)
+for include in (True, False):
+    for name, options in {"k3s2p1-ceil": dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                          "k2-ceil": dict(kernel_size=2, ceil_mode=True),
+                          "k(2,3)p1": dict(kernel_size=(2, 3), padding=1)}.items():
+        add(id=f"avg_pool2d-{name}-include{include}", op="avg_pool2d",
+            fn=lambda x, o=options, c=include: TF.avg_pool2d(x, count_include_pad=c, **o),
+            ref=lambda x, o=options, c=include: F.avg_pool2d(x, count_include_pad=c, **o),
+            cases=(((2, 2, 7, 8),), ((1, 1, 5, 5),)), second_order=True)
+for size in ((3, 5), (None, 3), 1, (9, 4)):
+    add(id=f"adaptive_avg_pool2d-{size}".replace(" ", ""), op="adaptive_avg_pool2d",
+        fn=lambda x, s=size: TF.adaptive_avg_pool2d(x, s), ref=lambda x, s=size: F.adaptive_avg_pool2d(x, s),
+        cases=(((2, 3, 7, 8),),), second_order=True)
+
+# -- resampling: interpolate to any size or scale, pixel (un)shuffle -------------------------
+RESIZES = {"size(5,13)": dict(size=(5, 13)), "size3": dict(size=3), "scale1.7": dict(scale_factor=1.7),
+           "scale(2,3)": dict(scale_factor=(2, 3)), "scale0.5": dict(scale_factor=0.5)}
+for name, options in RESIZES.items():
+    add(id=f"interpolate-nearest-{name}", op="interpolate", fn=lambda x, o=options: TF.interpolate(x, **o),
+        ref=lambda x, o=options: F.interpolate(x, **o), cases=(((2, 2, 4, 5),),), second_order=True)
+    for corners in (True, False):
+        add(id=f"interpolate-bilinear-{name}-corners{corners}", op="interpolate",
+            fn=lambda x, o=options, c=corners: TF.interpolate(x, mode="bilinear", align_corners=c, **o),
+            ref=lambda x, o=options, c=corners: F.interpolate(x, mode="bilinear", align_corners=c, **o),
+            cases=(((2, 2, 4, 5),),), second_order=True)
+add(id="pixel_shuffle", op="pixel_shuffle", fn=lambda x: TF.pixel_shuffle(x, 2), ref=lambda x: F.pixel_shuffle(x, 2),
+    cases=(((2, 8, 3, 2),), ((1, 4, 1, 1),)), second_order=True)
+add(id="pixel_shuffle-3", op="pixel_shuffle", fn=lambda x: TF.pixel_shuffle(x, 3),
+    ref=lambda x: F.pixel_shuffle(x, 3), cases=(((1, 9, 2, 2),),))
+add(id="pixel_unshuffle", op="pixel_unshuffle", fn=lambda x: TF.pixel_unshuffle(x, 2),
+    ref=lambda x: F.pixel_unshuffle(x, 2), cases=(((2, 2, 4, 6),),), second_order=True)

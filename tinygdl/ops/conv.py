@@ -46,10 +46,11 @@ from ..tensor import Function, Tensor
 from .index import getitem
 from .linalg import matmul
 from .reduce import mean, sum
-from .shape import pad, repeat, reshape, squeeze, transpose, unsqueeze
+from .shape import Repeat, pad, reshape, squeeze, transpose, unsqueeze
 
-__all__ = ["avg_pool2d", "col2im", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "im2col",
-           "max_pool2d", "upsample", "zero_pad2d"]
+__all__ = ["adaptive_avg_pool2d", "avg_pool2d", "col2im", "conv1d", "conv2d", "conv_transpose1d",
+           "conv_transpose2d", "im2col", "interpolate", "max_pool2d", "max_unpool2d", "pixel_shuffle",
+           "pixel_unshuffle", "upsample", "zero_pad2d"]
 
 
 # --------------------------------------------------------------------------- argument handling
@@ -398,96 +399,319 @@ def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
 # --------------------------------------------------------------------------- pooling
 
 
-def _pool_columns(x: Tensor, kernel_size, stride, padding, op: str, pad_value: float):
-    """The windows of every channel on its own: ``(kh*kw, N*C*oh*ow)`` and the output shape.
+def _ceil_extra(n: int, k: int, s: int, d: int, padding: tuple[int, int]) -> int:
+    """The cells ``ceil_mode=True`` adds after the end padding of one axis (PyTorch's rule).
+
+    Rounding up, ``out = ceil((n + pads - span)/s) + 1`` windows (``span = d(k-1)+1``), less one
+    if the last window would start past the input and the start padding (it would see only end
+    padding).  The extra cells hold the pad value: they never win a max or count in a mean.
+    """
+    span, padded = d * (k - 1) + 1, n + padding[0] + padding[1]
+    out = -(-(padded - span) // s) + 1
+    if (out - 1) * s >= n + padding[0]:
+        out -= 1
+    return max((out - 1) * s + span - padded, 0)
+
+
+class PoolWindows(NamedTuple):
+    """Every window of every channel of an (N, C, H, W) batch, as the columns of ``cols``
+    ``(kh*kw, N*C*oh*ow)``; ``shape`` is the output's (N, C, oh, ow), ``window`` the resolved
+    window (its padding the numeric ``((top, bottom), (left, right))``) and ``extra`` the cells
+    ``ceil_mode`` added after the bottom and right padding."""
+
+    cols: Tensor
+    shape: tuple
+    window: Window
+    extra: tuple[int, int]
+
+
+def _pool_windows(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, op: str,
+                  pad_value) -> PoolWindows:
+    """The windows of every channel on its own, for the pooling ops.
 
     The channels are folded into the batch, ``(N*C, 1, H, W)``, so each column of im2col is one
-    window of one channel.  Padding is done here with ``pad_value`` (max pooling pads with -inf,
-    so a padded cell never wins), and im2col itself pads nothing.
+    window of one channel.  Padding (and ``ceil_mode``'s extra cells) is done here with
+    ``pad_value`` (max pooling pads with -inf, or the smallest integer for integer tensors, so a
+    padded cell never wins), and im2col itself pads nothing.
     """
     stride = kernel_size if stride is None else stride
-    window = _window(x.shape, kernel_size, stride, padding, 1, op)
+    window = _window(x.shape, kernel_size, stride, padding, dilation, op)
+    extra = (0, 0)
+    if ceil_mode:
+        extra = tuple(_ceil_extra(n, *axis) for n, axis in zip(x.shape[2:], zip(*window[:2], window.dilation,
+                                                                                window.padding)))
     (top, bottom), (left, right) = window.padding
-    if top + bottom + left + right:
-        x = pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), value=pad_value)
-    window = window._replace(padding=((0, 0), (0, 0)))
+    if top + bottom + left + right + extra[0] + extra[1]:
+        x = pad(x, ((0, 0), (0, 0), (top, bottom + extra[0]), (left, right + extra[1])), value=pad_value)
+    unpadded = window._replace(padding=((0, 0), (0, 0)))
     n, c, h, w = x.shape
-    g = window.geometry((n * c, 1, h, w), op)
-    return Im2col(window)(reshape(x, (n * c, 1, h, w))), (n, c, g.oh, g.ow)
+    g = unpadded.geometry((n * c, 1, h, w), op)
+    return PoolWindows(Im2col(unpadded)(reshape(x, (n * c, 1, h, w))), (n, c, g.oh, g.ow), window, extra)
 
 
-def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+def _lowest(dtype):
+    """The pad value that never wins a maximum: -inf, or the smallest integer of an integer dtype."""
+    return -math.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
+
+
+def _winner_positions(winner, pool: PoolWindows, width: int, xp):
+    """PyTorch's ``return_indices``: where in its (H, W) channel each maximum was read,
+    ``row·W + col``, from ``winner``, the tap ``ky·kw + kx`` of each window that won."""
+    n, c, oh, ow = pool.shape
+    (kh, kw), (sh, sw), ((top, _), (left, _)), (dh, dw) = pool.window
+    winner = winner.reshape(n * c, oh, ow)
+    rows = xp.arange(oh).reshape(1, oh, 1) * sh + (winner // kw) * dh - top
+    cols = xp.arange(ow).reshape(1, 1, ow) * sw + (winner % kw) * dw - left
+    return (rows * width + cols).astype(xp.int64).reshape(pool.shape)
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
     """The largest value in each ``kernel_size`` window (``stride`` defaults to the kernel size).
 
-    ``padding`` as for ``conv2d``, but padded cells never win (as PyTorch and Keras).  The gradient
-    goes only to the window's maximum; where several cells tie, to the first in row-major order
-    (PyTorch's choice), so each output's gradient is counted once.
+    ``padding`` as for ``conv2d``, but padded cells never win (as PyTorch and Keras); ``dilation``
+    spreads the window's taps; ``ceil_mode`` rounds the output size up (see ``_ceil_extra``).
+    The gradient goes only to the window's maximum; where several cells tie, to the first in
+    row-major order (PyTorch's choice), so each output's gradient is counted once.  Integer
+    tensors work too (padded with the dtype's smallest value).
+
+    ``return_indices=True`` also returns, for each output, the flat position ``row·W + col`` of
+    its maximum in its (H, W) channel, as PyTorch does (the input ``max_unpool2d`` needs).
     """
-    cols, shape = _pool_columns(x, kernel_size, stride, padding, "max_pool2d", -math.inf)
+    pool = _pool_windows(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d", _lowest(x.dtype))
+    cols = pool.cols
     xp = backend.get_array_module(cols.data)
     winner = cols.data.argmax(axis=0)  # the first maximum of each column
-    return reshape(getitem(cols, (winner, xp.arange(cols.shape[1]))), shape)
+    y = reshape(getitem(cols, (winner, xp.arange(cols.shape[1]))), pool.shape)
+    if not return_indices:
+        return y
+    return y, Tensor._wrap(_winner_positions(winner, pool, x.shape[3], xp))
 
 
-def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, count_include_pad: bool | None = None) -> Tensor:
+class MaxUnpool(Function):
+    """Put each value of ``x`` at its flat position ``indices`` of a zero (N, C, H*W) canvas (an
+    assignment, as PyTorch's: a position given twice holds one value).  The gradient of ``x`` is
+    the output gradient read back at the same positions."""
+
+    def __init__(self, positions, out_shape):
+        self.positions, self.out_shape = positions, out_shape  # positions: flat, into the whole output
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        out = xp.zeros(self.out_shape, dtype=x.dtype)
+        out.reshape(-1)[self.positions] = x.reshape(-1)
+        return out
+
+    def backward(self, gy):
+        return reshape(getitem(reshape(gy, (-1,)), self.positions), self.inputs[0].shape)
+
+
+def max_unpool2d(x: Tensor, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The partial inverse of ``max_pool2d``: an image with each value of ``x`` (N, C, oh, ow) at
+    the position ``indices`` says (``max_pool2d(..., return_indices=True)``) and zeros elsewhere.
+
+    The output is (N, C, H, W) with ``H = (oh-1)·sh - 2·ph + kh`` (``padding`` numeric), or
+    ``output_size`` ((H, W), or a shape ending in them) where several input sizes pool alike.
+    """
+    op = "max_unpool2d"
+    indices = indices.data if isinstance(indices, Tensor) else indices
+    indices = backend.to_device(indices, x.device)
+    if x.ndim != 4 or tuple(indices.shape) != x.shape:
+        raise ShapeError(f"{op}: expected an input (N, C, oh, ow) and indices of the same shape, got "
+                         f"{x.shape} and {tuple(indices.shape)}")
+    k = _pair(kernel_size, "kernel_size", op)
+    s = k if stride is None else _pair(stride, "stride", op)
+    p = _pair(padding, "padding", op)
+    if output_size is None:
+        output_size = tuple((n - 1) * s_ - 2 * p_ + k_ for n, s_, p_, k_ in zip(x.shape[2:], s, p, k))
+    h, w = (int(v) for v in tuple(output_size)[-2:])
+    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= h * w):
+        raise ShapeError(f"{op}: indices must lie in [0, {h * w}) for an output of {h}x{w}, got the range "
+                         f"[{int(indices.min())}, {int(indices.max())}]")
+    n, c = x.shape[:2]
+    xp = backend.get_array_module(indices)
+    positions = (xp.arange(n * c).reshape(n, c, 1, 1) * (h * w) + indices).reshape(-1)
+    return MaxUnpool(positions, (n, c, h, w))(x)
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, count_include_pad: bool | None = None,
+               ceil_mode: bool = False) -> Tensor:
     """The mean of each ``kernel_size`` window (``stride`` defaults to the kernel size; Keras's
     ``AveragePooling2D(2)`` is ``avg_pool2d(x, 2)``).
 
     Padded zeros are counted in the mean for numeric padding (PyTorch's ``count_include_pad=True``)
-    and left out for ``"same"`` (Keras); ``count_include_pad`` overrides either default.
+    and left out for ``"same"`` (Keras); ``count_include_pad`` overrides either default.  The
+    cells ``ceil_mode`` adds past the padding are never counted (PyTorch's rule).
     """
     if count_include_pad is None:
         count_include_pad = padding != "same"
-    cols, shape = _pool_columns(x, kernel_size, stride, padding, "avg_pool2d", 0.0)
+    pool = _pool_windows(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d", 0)
+    if count_include_pad and not any(pool.extra):
+        return reshape(mean(pool.cols, axis=0), pool.shape)
+    return reshape(sum(pool.cols, axis=0), pool.shape) / Tensor._wrap(_window_counts(x, pool, count_include_pad))
+
+
+def _window_counts(x: Tensor, pool: PoolWindows, count_include_pad: bool):
+    """How many cells each window of ``avg_pool2d`` averages, (oh, ow): the window sums of a mask
+    that is 1 on the image (and on its padding, if counted) and 0 on the rest."""
+    xp = backend.get_array_module(x.data)
+    ((top, bottom), (left, right)), (eh, ew) = pool.window.padding, pool.extra
+    h, w = x.shape[2:]
+    mask = xp.zeros((1, 1, top + h + bottom + eh, left + w + right + ew), dtype=x.dtype)
     if count_include_pad:
-        return reshape(mean(cols, axis=0), shape)
-    # Divide each window's sum by the number of real pixels in it: the same sum over a batch of ones.
-    n, c, h, w = x.shape
-    ones = Tensor._wrap(backend.get_array_module(x.data).ones((1, 1, h, w), dtype=x.dtype))
-    counts = _pool_columns(ones, kernel_size, stride, padding, "avg_pool2d", 0.0)[0].data.sum(axis=0)
-    return reshape(sum(cols, axis=0), shape) / Tensor._wrap(counts.reshape(shape[2:]))
+        mask[..., :top + h + bottom, :left + w + right] = 1
+    else:
+        mask[..., top:top + h, left:left + w] = 1
+    window = pool.window._replace(padding=((0, 0), (0, 0)))
+    return kernels.im2col(mask, *window).sum(axis=0).reshape(pool.shape[2:])
 
 
-# --------------------------------------------------------------------------- upsampling and padding
+def _output_pair(value, name: str, op: str, like) -> tuple:
+    """An int or a pair (``None`` in a pair keeps that size of ``like``, as PyTorch's adaptive pools)."""
+    pair = (value, value) if isinstance(value, Integral) or value is None else tuple(value)
+    if len(pair) != 2:
+        raise ValueError(f"{op}: {name} must be an int or a pair, got {value!r}")
+    pair = tuple(n if v is None else int(v) for v, n in zip(pair, like))
+    if min(pair) < 1:
+        raise ValueError(f"{op}: {name} must be positive, got {value!r}")
+    return pair
 
 
-def _linear_weights(n: int, scale: int, like) -> Tensor:
-    """The ``(n·scale, n)`` matrix of 1-D linear interpolation with half-pixel centres.
+def _adaptive_weights(n: int, out: int, like: Tensor) -> Tensor:
+    """The (out, n) averaging matrix of adaptive pooling along one axis: output cell ``i``
+    averages input cells ``floor(i·n/out)`` to ``ceil((i+1)·n/out) - 1`` (PyTorch's bins, which
+    overlap when ``out`` does not divide ``n``)."""
+    weights = np.zeros((out, n))
+    for i in range(out):
+        start, end = (i * n) // out, -(-((i + 1) * n) // out)
+        weights[i, start:end] = 1.0 / (end - start)
+    return Tensor._wrap(backend.to_device(weights.astype(like.dtype), like.device))
 
-    Output cell ``i`` samples the input at ``src = (i + 0.5)/scale - 0.5`` (clamped to ``[0, n-1]``),
-    between cells ``i0 = floor(src)`` and ``i0 + 1`` with weights ``1 - f`` and ``f``, ``f = src - i0``
-    (PyTorch ``align_corners=False``, Keras ``UpSampling2D(interpolation="bilinear")``).
+
+def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
+    """Average (N, C, H, W) down (or up) to ``output_size`` (an int, or (oh, ow) with None for
+    "keep"), whatever H and W: each output cell averages its bin of rows and columns.  The
+    averaging is separable, ``y = A_h · x · A_wᵀ``, so it is two matrix products (and so is its
+    gradient).  ``adaptive_avg_pool2d(x, 1)`` is global average pooling."""
+    if x.ndim != 4:
+        raise ShapeError(f"adaptive_avg_pool2d: expected an image batch of shape (N, C, H, W), got shape {x.shape}")
+    (h, w), (oh, ow) = x.shape[2:], _output_pair(output_size, "output_size", "adaptive_avg_pool2d", x.shape[2:])
+    return matmul(matmul(_adaptive_weights(h, oh, x), x), transpose(_adaptive_weights(w, ow, x)))
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+def _source_scale(n: int, out: int, scale_factor, align_corners: bool) -> float:
+    """How far apart, in input cells, two neighbouring output cells sample (PyTorch's
+    ``area_pixel_compute_scale``): ``(n-1)/(out-1)`` with aligned corners, else ``1/scale_factor``
+    when a scale factor was given and ``n/out`` when a size was."""
+    if align_corners:
+        return (n - 1) / (out - 1) if out > 1 else 0.0
+    return 1.0 / scale_factor if scale_factor is not None else n / out
+
+
+def _nearest_positions(n: int, out: int, scale_factor, like: Tensor):
+    """The input cell each output cell copies in ``"nearest"`` mode: ``floor(i·scale)``, computed
+    in float32 as PyTorch's CPU kernel does (so that the rare cases on a boundary agree)."""
+    scale = np.float32(_source_scale(n, out, scale_factor, False))
+    positions = np.floor(np.arange(out, dtype=np.float32) * scale).astype(np.int64)
+    return backend.to_device(np.minimum(positions, n - 1), like.device)
+
+
+def _linear_weights(n: int, out: int, scale_factor, align_corners: bool, like: Tensor) -> Tensor:
+    """The ``(out, n)`` matrix of 1-D linear interpolation.
+
+    Output cell ``i`` samples the input at ``src = i·scale`` (``align_corners=True``: the corner
+    cells of input and output coincide) or ``src = (i + 0.5)·scale - 0.5`` (half-pixel centres,
+    PyTorch ``align_corners=False`` and Keras ``UpSampling2D(interpolation="bilinear")``), clamped
+    to ``[0, n-1]``, between cells ``i0 = floor(src)`` and ``i0 + 1`` with weights ``1 - f`` and
+    ``f = src - i0``.
     """
-    src = np.clip((np.arange(n * scale) + 0.5) / scale - 0.5, 0, n - 1)
+    scale = _source_scale(n, out, scale_factor, align_corners)
+    rows = np.arange(out)
+    src = rows * scale if align_corners else (rows + 0.5) * scale - 0.5
+    src = np.clip(src, 0, n - 1)
     i0 = np.floor(src).astype(np.int64)
     i1 = np.minimum(i0 + 1, n - 1)
     frac = src - i0
-    weights = np.zeros((n * scale, n))
-    rows = np.arange(n * scale)
+    weights = np.zeros((out, n))
     weights[rows, i0] += 1 - frac
     weights[rows, i1] += frac
     return Tensor._wrap(backend.to_device(weights.astype(like.dtype), like.device))
 
 
-def upsample(x: Tensor, scale_factor=2, mode: str = "nearest") -> Tensor:
-    """Enlarge (N, C, H, W) by an integer ``scale_factor`` (int or (sh, sw)).
+def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None
+                ) -> Tensor:
+    """Resize (N, C, H, W) images to ``size`` ((oh, ow) or an int) or by ``scale_factor`` (a
+    number or a pair, any positive value: ``oh = floor(H·scale)``), as PyTorch's ``interpolate``.
 
-    ``"nearest"`` repeats each pixel (Keras ``UpSampling2D``, PyTorch ``interpolate(mode="nearest")``);
-    ``"bilinear"`` interpolates with half-pixel centres and no antialiasing (PyTorch
-    ``align_corners=False``).  Bilinear interpolation is separable: one matrix product per axis,
-    ``y = A_h · x · A_wᵀ``, so its gradient is two matrix products too.
+    * ``"nearest"``: output cell ``i`` copies input cell ``floor(i·H/oh)`` (``floor(i/scale)`` when
+      a scale factor is given), an integer-array index, so its gradient is a scatter-add; an
+      integer enlargement is a ``repeat`` of every pixel (Keras ``UpSampling2D``);
+    * ``"bilinear"``: linear interpolation along each axis (``_linear_weights``), with half-pixel
+      centres (``align_corners=False``, the default) or corner-aligned grids (``True``).
+      Bilinear interpolation is separable: ``y = A_h · x · A_wᵀ``, two matrix products, and so
+      is its gradient.  There is no antialiasing when shrinking (PyTorch's default).
     """
+    op = "interpolate"
     if x.ndim != 4:
-        raise ValueError(f"upsample: expected an image batch of shape (N, C, H, W), got shape {x.shape}")
+        raise ShapeError(f"{op}: expected an image batch of shape (N, C, H, W), got shape {x.shape}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: give exactly one of size and scale_factor, got size={size!r}, "
+                         f"scale_factor={scale_factor!r}")
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    if align_corners is not None and mode == "nearest":
+        raise ValueError(f"{op}: align_corners goes with mode='bilinear' only")
+    if scale_factor is not None:
+        scales = (scale_factor,) * 2 if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        if len(scales) != 2 or min(scales) <= 0:
+            raise ValueError(f"{op}: scale_factor must be a positive number or a pair, got {scale_factor!r}")
+        size = tuple(int(math.floor(n * s)) for n, s in zip(x.shape[2:], scales))
+    else:
+        scales = (None, None)
+    out = _output_pair(size, "size", op, x.shape[2:])
+    (h, w), xp = x.shape[2:], backend.get_array_module(x.data)
+    if mode == "bilinear":
+        a_h, a_w = (_linear_weights(n, o, s, bool(align_corners), x) for n, o, s in zip((h, w), out, scales))
+        return matmul(matmul(a_h, x), transpose(a_w))
+    rows, cols = (_nearest_positions(n, o, s, x) for n, o, s in zip((h, w), out, scales))
+    if all(o % n == 0 and bool((p == xp.arange(o) // (o // n)).all()) for n, o, p in zip((h, w), out, (rows, cols))):
+        return Repeat(out[1] // w, 3)(Repeat(out[0] // h, 2)(x))  # every pixel r times: cheaper
+    return getitem(x, (slice(None), slice(None), rows.reshape(-1, 1), cols.reshape(1, -1)))
+
+
+def upsample(x: Tensor, scale_factor=2, mode: str = "nearest") -> Tensor:
+    """Enlarge (N, C, H, W) by an integer ``scale_factor`` (int or (sh, sw)): ``interpolate`` with
+    ``"nearest"`` (Keras ``UpSampling2D``) or ``"bilinear"`` with half-pixel centres."""
     sh, sw = _pair(scale_factor, "scale_factor", "upsample")
     if min(sh, sw) < 1:
         raise ValueError(f"upsample: scale_factor must be a positive integer, got {scale_factor!r}")
-    if mode == "nearest":
-        return repeat(repeat(x, sh, axis=2), sw, axis=3)
-    if mode == "bilinear":
-        h, w = x.shape[2:]
-        return matmul(matmul(_linear_weights(h, sh, x), x), transpose(_linear_weights(w, sw, x)))
-    raise ValueError(f"upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    return interpolate(x, scale_factor=(sh, sw), mode=mode)
+
+
+def pixel_shuffle(x: Tensor, upscale_factor: int) -> Tensor:
+    """(N, C·r², H, W) -> (N, C, H·r, W·r): each group of r² channels becomes an r x r block of
+    pixels (the sub-pixel convolution of Shi et al. 2016):
+    ``y[n, c, h·r + i, w·r + j] = x[n, c·r² + i·r + j, h, w]``.  A reshape and a transpose."""
+    r = int(upscale_factor)
+    if x.ndim != 4 or r < 1 or x.shape[1] % (r * r):
+        raise ShapeError(f"pixel_shuffle: expected (N, C·r², H, W) with r={upscale_factor}, got shape {x.shape}")
+    n, c, h, w = x.shape
+    blocks = reshape(x, (n, c // (r * r), r, r, h, w))                 # (n, c, i, j, h, w)
+    return reshape(transpose(blocks, (0, 1, 4, 2, 5, 3)), (n, c // (r * r), h * r, w * r))  # (n, c, h, i, w, j)
+
+
+def pixel_unshuffle(x: Tensor, downscale_factor: int) -> Tensor:
+    """The inverse of ``pixel_shuffle``: (N, C, H·r, W·r) -> (N, C·r², H, W)."""
+    r = int(downscale_factor)
+    if x.ndim != 4 or r < 1 or x.shape[2] % r or x.shape[3] % r:
+        raise ShapeError(f"pixel_unshuffle: expected (N, C, H·r, W·r) with r={downscale_factor}, "
+                         f"got shape {x.shape}")
+    n, c, h, w = x.shape
+    blocks = reshape(x, (n, c, h // r, r, w // r, r))                  # (n, c, h, i, w, j)
+    return reshape(transpose(blocks, (0, 1, 3, 5, 2, 4)), (n, c * r * r, h // r, w // r))  # (n, c, i, j, h, w)
 
 
 def zero_pad2d(x: Tensor, padding) -> Tensor:
