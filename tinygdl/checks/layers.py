@@ -34,6 +34,7 @@ class LayerSpec:
 def _models():
     """tinygdl.models, imported when a check needs it (it sits above nn in the import order)."""
     import tinygdl.models.autoencoders
+    import tinygdl.models.flows
     import tinygdl.models.vae
 
     return tinygdl.models
@@ -127,6 +128,12 @@ SPECS = [
               ((2, 4, 3),)),
     LayerSpec("RepeatVector", lambda: _models().autoencoders.RepeatVector(3), ((2, 4),)),
     LayerSpec("Sampling", lambda: _models().vae.Sampling(), ((3, 2), (3, 2)), second_order=True),
+    LayerSpec("AffineCoupling", lambda: _models().flows.AffineCoupling((0, 1), hidden=4, depth=1), ((5, 2),),
+              call=lambda m, x: m(x)[0]),
+    LayerSpec("AffineCoupling-log-det", lambda: _models().flows.AffineCoupling((1, 0), hidden=4, depth=1), ((5, 2),),
+              call=lambda m, x: m(x)[1]),
+    LayerSpec("AffineCoupling-inverse", lambda: _models().flows.AffineCoupling((0, 1), hidden=4, depth=1),
+              ((5, 2),), call=lambda m, x: m.inverse(x)),
     # -- GAN discriminators
     LayerSpec("MinibatchStdDev", lambda: nn.MinibatchStdDev(2), ((4, 2, 2, 2),), second_order=True),
     # -- diffusion: the noise-variance embedding, broadcast over a 3x2 image (variances in the schedule's range)
