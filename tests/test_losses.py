@@ -386,3 +386,51 @@ def test_gradient_penalty_trains_the_critic_only():
     w1, b1, w2, b2 = critic.params
     # ∇ₓC = W1·diag(leaky_relu')·W2 depends on the weights only (the biases move it nowhere but a kink)
     assert w1.grad is not None and w2.grad is not None
+
+
+# --------------------------------------------------------------------------- PyTorch-named losses: errors
+# (their values and gradients are checked against PyTorch by the op table, tinygdl/checks/ops_nn.py)
+
+
+def test_cross_entropy_target_of_the_wrong_shape_names_the_op_and_both_shapes():
+    from tinygdl.errors import ShapeError
+
+    logits = tinygdl.zeros(4, 5)
+    with pytest.raises(ShapeError, match=r"cross_entropy: .* class indices \(integers\) of shape \(4,\) .* "
+                                         r"got int64 of shape \(4, 1\) for an input of shape \(4, 5\)"):
+        losses.cross_entropy(logits, np.zeros((4, 1), np.int64))
+    with pytest.raises(ShapeError, match=r"got float64 of shape \(4,\)"):  # float class indices
+        losses.cross_entropy(logits, np.zeros(4))
+    with pytest.raises(ShapeError, match=r"nll_loss: the target must hold class indices of shape \(4,\)"):
+        losses.nll_loss(logits, np.full((4, 5), 0.2))
+    with pytest.raises(ShapeError, match=r"cross_entropy: weight must have one entry per class, shape \(5,\)"):
+        losses.cross_entropy(logits, np.zeros(4, np.int64), weight=np.ones(4))
+    with pytest.raises(ValueError, match=r"class indices must lie in \[0, 5\) \(or equal ignore_index=-100\)"):
+        losses.cross_entropy(logits, np.array([0, 1, 5, -100]))
+    with pytest.raises(ValueError, match="label_smoothing must lie in"):
+        losses.cross_entropy(logits, np.zeros(4, np.int64), label_smoothing=1.5)
+    with pytest.raises(ValueError, match="ignore_index goes with class-index targets"):
+        losses.cross_entropy(logits, np.full((4, 5), 0.2), ignore_index=0)
+
+
+def test_cross_entropy_ignores_every_ignored_position(torch):
+    """All targets ignored: the weighted mean is 0/0 = NaN, as PyTorch's; "sum" is 0."""
+    logits = np.random.default_rng(0).standard_normal((3, 4))
+    target = np.full(3, -100)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(losses.cross_entropy(tinygdl.tensor(logits), target).item())
+    assert np.isnan(torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(target)).item())
+    assert losses.cross_entropy(tinygdl.tensor(logits), target, reduction="sum").item() == 0.0
+
+
+def test_other_new_loss_errors():
+    from tinygdl.errors import ShapeError
+
+    with pytest.raises(ValueError, match="smooth_l1_loss: beta must be >= 0"):
+        losses.smooth_l1_loss(tinygdl.zeros(2), tinygdl.zeros(2), beta=-1)
+    with pytest.raises(ValueError, match="huber_loss: delta must be > 0"):
+        losses.huber_loss(tinygdl.zeros(2), tinygdl.zeros(2), delta=0)
+    with pytest.raises(ShapeError, match=r"cosine_similarity: shapes \(2, 3\) and \(4,\) do not broadcast"):
+        losses.cosine_similarity(tinygdl.zeros(2, 3), tinygdl.zeros(4))
+    assert losses.kl_div(tinygdl.zeros(4, 3), np.full((4, 3), 1 / 3), "batchmean").item() == \
+        pytest.approx(3 * (1 / 3) * np.log(1 / 3))

@@ -23,27 +23,33 @@ classes) and then applies ``reduction``:
 
 Class axis
 ----------
-The categorical losses take the classes on ``axis=-1`` by default, as Keras does: logits of shape
-(N, V) with labels (N,), or (N, T, V) with labels (N, T) for sequences.  PyTorch's layout, classes on
-axis 1 ((N, V, T) with labels (N, T)), is ``axis=1``.
+The Keras-named categorical losses take the classes on ``axis=-1`` by default, as Keras does: logits
+of shape (N, V) with labels (N,), or (N, T, V) with labels (N, T) for sequences.  PyTorch's layout,
+classes on axis 1 ((N, V, T) with labels (N, T)), is ``axis=1``.  The PyTorch-named ``cross_entropy``
+and ``nll_loss`` always use PyTorch's layout and options (``weight``, ``ignore_index``,
+``label_smoothing``, class-index or probability targets).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import backend
 from . import tensor as autograd
+from .errors import ShapeError
 from .ops import creation
-from .ops.elementwise import sigmoid
+from .ops.elementwise import _const, clip, sigmoid, sqrt, where
 from .ops.index import getitem
 from .ops.neural import log_softmax
-from .ops.shape import sum_to
+from .ops.shape import broadcast_to, reshape, sum_to
 from .tensor import Function, Tensor
 
 __all__ = [
-    "mse_loss", "mae_loss", "l1_loss",
+    "mse_loss", "mae_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "categorical_cross_entropy", "categorical_cross_entropy_with_logits",
     "sparse_categorical_cross_entropy", "sparse_categorical_cross_entropy_with_logits",
+    "cross_entropy", "nll_loss", "kl_div", "cosine_similarity", "normalize",
     "gaussian_kl", "wasserstein_loss", "gradient_penalty", "sum_per_sample",
 ]
 
@@ -80,6 +86,28 @@ def mae_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
 
 
 l1_loss = mae_loss  # PyTorch's name
+
+
+def smooth_l1_loss(prediction: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """PyTorch's smooth L1 loss: with ``d = prediction − target``, ``½d²/β`` where ``|d| < β`` and
+    ``|d| − ½β`` elsewhere — quadratic near zero, linear (robust to outliers) beyond ``β``, and
+    continuous with a continuous slope at ``|d| = β``.  ``beta=0`` is the L1 loss."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    difference = prediction - target
+    size = difference.abs()
+    if beta == 0:
+        return _reduce(size, reduction)
+    inside = _const(size.data < beta)
+    return _reduce(where(inside, 0.5 * difference * difference / beta, size - 0.5 * beta), reduction)
+
+
+def huber_loss(prediction: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """The Huber loss: ``½d²`` where ``|d| < δ`` and ``δ·(|d| − ½δ)`` elsewhere, which is
+    ``δ · smooth_l1_loss(..., beta=δ)``."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    return delta * smooth_l1_loss(prediction, target, reduction, beta=delta)
 
 
 # --------------------------------------------------------------------------- binary cross-entropy
@@ -122,9 +150,22 @@ class BinaryCrossEntropyWithLogits(Function):
         return gz, gy_target
 
 
-def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy of ``sigmoid(logits)`` against ``target``, stable for any logit."""
-    return _reduce(BinaryCrossEntropyWithLogits()(logits, target), reduction)
+def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "mean", weight=None,
+                                     pos_weight=None) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(logits)`` against ``target``, stable for any logit.
+
+    ``weight`` rescales each element's loss; ``pos_weight`` (PyTorch's; one per class, broadcast
+    along the last axis) weighs the positive term, ``−[p·y·log σ(z) + (1 − y)·log(1 − σ(z))]``,
+    to trade recall against precision.  Since ``−log σ(z)`` is the loss of ``z`` against the
+    target 1, that is the plain loss plus ``(p − 1)·y·loss(z, 1)``: the same stable Function twice.
+    """
+    loss = BinaryCrossEntropyWithLogits()(logits, target)
+    if pos_weight is not None:
+        ones = _const(backend.get_array_module(logits.data).ones_like(logits.data))
+        loss = loss + (pos_weight - 1) * target * BinaryCrossEntropyWithLogits()(logits, ones)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
 
 
 # --------------------------------------------------------------------------- categorical cross-entropy
@@ -182,6 +223,164 @@ def sparse_categorical_cross_entropy_with_logits(logits: Tensor, labels, axis: i
                                                  reduction: str = "mean") -> Tensor:
     """``−log softmax(z)_label`` for logits and integer labels (PyTorch's ``cross_entropy``)."""
     return _reduce(-_pick(log_softmax(logits, axis), labels, axis), reduction)
+
+
+# --------------------------------------------------------------------------- PyTorch's cross_entropy and nll_loss
+
+
+def _class_target(op: str, values: Tensor, target):
+    """Check a PyTorch-layout target against (N, C, d1, ...) or (C,) ``values``: returns the class
+    axis and either ``("index", labels)`` (integers of the shape of ``values`` without the class
+    axis) or ``("probability", target)`` (floats of the shape of ``values``)."""
+    axis = 0 if values.ndim == 1 else 1
+    data = target.data if isinstance(target, Tensor) else backend.to_device(target, values.device)
+    expected = values.shape[:axis] + values.shape[axis + 1:]
+    if data.dtype.kind in "iu" and tuple(data.shape) == expected:
+        return axis, "index", data
+    if data.dtype.kind == "f" and tuple(data.shape) == values.shape:
+        return axis, "probability", target if isinstance(target, Tensor) else Tensor(data)
+    raise ShapeError(f"{op}: the target must hold class indices (integers) of shape {expected} or class "
+                     f"probabilities (floats) of the input's shape {values.shape}; got {data.dtype} of shape "
+                     f"{tuple(data.shape)} for an input of shape {values.shape}")
+
+
+def _class_weight(op: str, weight, values: Tensor, axis: int):
+    """The (C,) class weights as a Tensor (None stays None)."""
+    if weight is None:
+        return None
+    weight = weight if isinstance(weight, Tensor) else Tensor(weight, dtype=values.dtype, device=values.device)
+    if weight.shape != (values.shape[axis],):
+        raise ShapeError(f"{op}: weight must have one entry per class, shape ({values.shape[axis]},), "
+                         f"got {weight.shape} for an input of shape {values.shape}")
+    return weight
+
+
+def _along(weight: Tensor, axis: int, ndim: int) -> Tensor:
+    """A (C,) weight shaped to broadcast along ``axis`` of an ``ndim``-axis tensor."""
+    return reshape(weight, (-1,) + (1,) * (ndim - axis - 1))
+
+
+def _index_losses(op: str, log_probs: Tensor, labels, axis: int, weight, ignore_index: int,
+                  label_smoothing: float):
+    """Per position, for class-index targets: ``(loss, w)`` with
+
+        loss = (1 − ε)·w_y·(−log p_y) + (ε/C)·Σ_c w_c·(−log p_c)        (0 where y = ignore_index)
+
+    and ``w = w_y`` (0 where ignored): the label-smoothed cross-entropy of PyTorch, whose mean is
+    ``Σ loss / Σ w`` — a mean over the targets counted by their class weights."""
+    xp = backend.get_array_module(labels)
+    kept = labels != ignore_index
+    safe = xp.where(kept, labels, 0)
+    classes = log_probs.shape[axis]
+    if safe.size and (int(safe.min()) < 0 or int(safe.max()) >= classes):
+        raise ValueError(f"{op}: class indices must lie in [0, {classes}) (or equal ignore_index={ignore_index}), "
+                         f"got the range [{int(labels.min())}, {int(labels.max())}]")
+    kept_w = _const(kept.astype(log_probs.dtype))
+    w = kept_w if weight is None else getitem(weight, safe) * kept_w
+    loss = -_pick(log_probs, safe, axis) * w
+    if label_smoothing:
+        weighted = log_probs if weight is None else log_probs * _along(weight, axis, log_probs.ndim)
+        smooth = -weighted.sum(axis=axis) * kept_w
+        loss = (1 - label_smoothing) * loss + (label_smoothing / classes) * smooth
+    return loss, w
+
+
+def _weighted_reduce(loss: Tensor, w: Tensor, reduction: str) -> Tensor:
+    """``"mean"`` divides by the total weight of the targets (PyTorch's weighted mean)."""
+    return loss.sum() / w.sum() if reduction == "mean" else _reduce(loss, reduction)
+
+
+def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood ``−w_y·log p_y`` of class-index targets (PyTorch's ``nll_loss``).
+
+    ``log_probs``: (N, C), (N, C, d1, ...) or (C,) log-probabilities (a ``log_softmax`` over axis 1);
+    ``target``: integers of the same shape without the class axis.  ``weight``: one per class;
+    targets equal to ``ignore_index`` count for nothing.  ``"mean"`` is the weighted mean
+    ``Σ w_y·(−log p_y) / Σ w_y``.
+    """
+    axis, kind, labels = _class_target("nll_loss", log_probs, target)
+    if kind != "index":
+        raise ShapeError(f"nll_loss: the target must hold class indices of shape "
+                         f"{log_probs.shape[:axis] + log_probs.shape[axis + 1:]}, got floats of shape {labels.shape}")
+    weight = _class_weight("nll_loss", weight, log_probs, axis)
+    return _weighted_reduce(*_index_losses("nll_loss", log_probs, labels, axis, weight, ignore_index, 0.0), reduction)
+
+
+def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """PyTorch's ``cross_entropy``: ``nll_loss(log_softmax(logits, 1), target)``, classes on axis 1.
+
+    ``target`` is either class indices (integers, shape of ``logits`` without axis 1) or class
+    probabilities (floats, the shape of ``logits``); any other shape raises ShapeError.
+    ``label_smoothing = ε`` mixes the target with the uniform distribution, ``(1 − ε)·y + ε/C``;
+    for class indices the mean is weighted as ``nll_loss``'s, for probabilities it is a plain mean
+    over the positions (both as PyTorch).  ``ignore_index`` goes with class indices only.
+    """
+    op = "cross_entropy"
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"{op}: label_smoothing must lie in [0, 1], got {label_smoothing}")
+    axis, kind, target = _class_target(op, logits, target)
+    weight = _class_weight(op, weight, logits, axis)
+    log_probs = log_softmax(logits, axis)
+    if kind == "index":
+        return _weighted_reduce(*_index_losses(op, log_probs, target, axis, weight, ignore_index, label_smoothing),
+                                reduction)
+    if ignore_index != -100:
+        raise ValueError(f"{op}: ignore_index goes with class-index targets, not probabilities")
+    if label_smoothing:
+        target = (1 - label_smoothing) * target + label_smoothing / logits.shape[axis]
+    if weight is not None:
+        target = target * _along(weight, axis, logits.ndim)
+    return _reduce(-(target * log_probs).sum(axis=axis), reduction)
+
+
+# --------------------------------------------------------------------------- divergences and similarities
+
+
+def kl_div(log_probs: Tensor, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """PyTorch's ``kl_div``: ``target·(log target − log_probs)`` per element, i.e. KL(target ‖ p)
+    once summed, with the *input* given as log-probabilities (and the target too if
+    ``log_target``; then ``exp(t)·(t − log_probs)``).  ``0·log 0 = 0``.  Reductions: ``"mean"``
+    over every element (PyTorch's default, not the KL divergence), ``"batchmean"`` (the sum over
+    the first axis' size: the KL divergence per sample), ``"sum"``, ``"none"``.
+    """
+    target = target if isinstance(target, Tensor) else Tensor(target, dtype=log_probs.dtype)
+    if log_target:
+        values = target.exp() * (target - log_probs)
+    else:
+        positive = target.data > 0
+        safe = where(_const(positive), target, 1.0)  # log 1 = 0 where the target is 0: 0·log 0 = 0
+        values = target * (safe.log() - log_probs)
+    if reduction == "batchmean":
+        return values.sum() / (log_probs.shape[0] if log_probs.ndim else 1)
+    return _reduce(values, reduction)
+
+
+def _norm(x: Tensor, p: float, axis: int) -> Tensor:
+    """The p-norm along ``axis`` (kept): ``(Σ|x|^p)^(1/p)``; ``sqrt(Σx²)`` for p = 2."""
+    if p == 2:
+        return sqrt((x * x).sum(axis=axis, keepdims=True))
+    return (x.abs() ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
+
+
+def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``x / max(‖x‖_p, eps)`` along ``dim`` (PyTorch's ``F.normalize``): unit vectors along ``dim``."""
+    return x / clip(_norm(x, p, dim), lo=eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``Σ x1·x2 / (max(‖x1‖, eps)·max(‖x2‖, eps))`` along ``dim`` (PyTorch's; the inputs
+    broadcast against each other)."""
+    if not isinstance(x2, Tensor):
+        x2 = Tensor(x2, dtype=x1.dtype)
+    if not isinstance(x1, Tensor):
+        x1 = Tensor(x1, dtype=x2.dtype)
+    try:
+        shape = np.broadcast_shapes(x1.shape, x2.shape)
+    except ValueError:
+        raise ShapeError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} do not broadcast") from None
+    x1, x2 = broadcast_to(x1, shape), broadcast_to(x2, shape)
+    return ((x1 / clip(_norm(x1, 2, dim), lo=eps)) * (x2 / clip(_norm(x2, 2, dim), lo=eps))).sum(axis=dim)
 
 
 # --------------------------------------------------------------------------- VAE
