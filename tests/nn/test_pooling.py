@@ -225,3 +225,15 @@ def test_new_errors_name_the_op_and_shapes():
     assert repr(nn.MaxPool2d(2, ceil_mode=True)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, ceil_mode=True)"
     assert repr(nn.Upsample(size=(3, 4), mode="bilinear", align_corners=True)) == \
         "Upsample(size=(3, 4), mode='bilinear', align_corners=True)"
+
+
+def test_averaging_integer_images_gives_the_default_float_dtype(rng):
+    """avg_pool2d, adaptive_avg_pool2d and bilinear interpolate average integers in float32 (PyTorch
+    refuses integers there); nearest interpolation copies them and keeps the dtype."""
+    a = rng.integers(0, 255, (1, 2, 4, 6)).astype(np.uint8)
+    x, xf = tg.tensor(a), tg.tensor(a.astype(np.float32))
+    for fn in (lambda t: F.avg_pool2d(t, 2, ceil_mode=True), lambda t: F.adaptive_avg_pool2d(t, (3, 2)),
+               lambda t: F.interpolate(t, size=(5, 3), mode="bilinear")):
+        assert fn(x).dtype == np.float32
+        np.testing.assert_array_equal(fn(x).numpy(), fn(xf).numpy())
+    assert F.interpolate(x, scale_factor=1.5).dtype == np.uint8

@@ -9,6 +9,8 @@ classes on axis 1 for ``cross_entropy``/``nll_loss``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 import tinygdl as tg
@@ -97,7 +99,7 @@ for include in (True, False):
         add(id=f"avg_pool2d-{name}-include{include}", op="avg_pool2d",
             fn=lambda x, o=options, c=include: TF.avg_pool2d(x, count_include_pad=c, **o),
             ref=lambda x, o=options, c=include: F.avg_pool2d(x, count_include_pad=c, **o),
-            cases=(((2, 2, 7, 8),), ((1, 1, 5, 5),)), second_order=True)
+            cases=(((2, 2, 7, 8),), ((1, 1, 5, 5),)), second_order=name == "k3s2p1-ceil")
 for size in ((3, 5), (None, 3), 1, (9, 4)):
     add(id=f"adaptive_avg_pool2d-{size}".replace(" ", ""), op="adaptive_avg_pool2d",
         fn=lambda x, s=size: TF.adaptive_avg_pool2d(x, s), ref=lambda x, s=size: F.adaptive_avg_pool2d(x, s),
@@ -209,12 +211,19 @@ for delta, reduction in ((1.0, "mean"), (2.0, "none"), (0.5, "sum")):
         fn=lambda x, t, d=delta, r=reduction: TF.huber_loss(x, t, r, delta=d),
         ref=lambda x, t, d=delta, r=reduction: F.huber_loss(x, t, reduction=r, delta=d),
         cases=(((4, 3), (4, 3)),), make=differences(-delta, 0.0, delta), second_order=True)
+def torch_kl_div(x, t, reduction, log_target=False):
+    """F.kl_div without its warning that "mean" is not the KL divergence (we match it as it is)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return F.kl_div(x, t, reduction=reduction, log_target=log_target)
+
+
 for reduction in ("mean", "batchmean", "sum", "none"):
     add(id=f"kl_div-{reduction}", op="kl_div", fn=lambda x, t, r=reduction: TF.kl_div(x, t, r),
-        ref=lambda x, t, r=reduction: F.kl_div(x, t, reduction=r), cases=(((4, 3), (4, 3)), ((5,), (5,))),
+        ref=lambda x, t, r=reduction: torch_kl_div(x, t, r), cases=(((4, 3), (4, 3)), ((5,), (5,))),
         make=per_input(normal, positive), second_order=True)
     add(id=f"kl_div-log_target-{reduction}", op="kl_div", fn=lambda x, t, r=reduction: TF.kl_div(x, t, r, True),
-        ref=lambda x, t, r=reduction: F.kl_div(x, t, reduction=r, log_target=True), cases=(((4, 3), (4, 3)),),
+        ref=lambda x, t, r=reduction: torch_kl_div(x, t, r, True), cases=(((4, 3), (4, 3)),),
         second_order=True)
 add(id="kl_div-zero-target", op="kl_div", fn=lambda x, t: TF.kl_div(x, t, "sum"),
     ref=lambda x, t: F.kl_div(x, t, reduction="sum"), cases=(((2, 3), (2, 3)),),

@@ -45,6 +45,7 @@ from ..errors import ShapeError
 from ..tensor import Function, Tensor
 from .index import getitem
 from .linalg import matmul
+from .movement import astype
 from .reduce import mean, sum
 from .shape import Repeat, pad, reshape, squeeze, transpose, unsqueeze
 
@@ -449,6 +450,12 @@ def _pool_windows(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: 
     return PoolWindows(Im2col(unpadded)(reshape(x, (n * c, 1, h, w))), (n, c, g.oh, g.ow), window, extra)
 
 
+def _as_float(x: Tensor) -> Tensor:
+    """Integer images in the default float dtype, for the ops that average or interpolate (PyTorch
+    refuses them; an integer mean would be truncated)."""
+    return x if x.dtype.kind == "f" else astype(x, backend.get_default_dtype())
+
+
 def _lowest(dtype):
     """The pad value that never wins a maximum: -inf, or the smallest integer of an integer dtype."""
     return -math.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
@@ -541,10 +548,12 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, count_include_pad
 
     Padded zeros are counted in the mean for numeric padding (PyTorch's ``count_include_pad=True``)
     and left out for ``"same"`` (Keras); ``count_include_pad`` overrides either default.  The
-    cells ``ceil_mode`` adds past the padding are never counted (PyTorch's rule).
+    cells ``ceil_mode`` adds past the padding are never counted (PyTorch's rule).  Integer images
+    are averaged in the default float dtype.
     """
     if count_include_pad is None:
         count_include_pad = padding != "same"
+    x = _as_float(x)
     pool = _pool_windows(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d", 0)
     if count_include_pad and not any(pool.extra):
         return reshape(mean(pool.cols, axis=0), pool.shape)
@@ -596,6 +605,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     if x.ndim != 4:
         raise ShapeError(f"adaptive_avg_pool2d: expected an image batch of shape (N, C, H, W), got shape {x.shape}")
     (h, w), (oh, ow) = x.shape[2:], _output_pair(output_size, "output_size", "adaptive_avg_pool2d", x.shape[2:])
+    x = _as_float(x)
     return matmul(matmul(_adaptive_weights(h, oh, x), x), transpose(_adaptive_weights(w, ow, x)))
 
 
@@ -674,6 +684,7 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
     out = _output_pair(size, "size", op, x.shape[2:])
     (h, w), xp = x.shape[2:], backend.get_array_module(x.data)
     if mode == "bilinear":
+        x = _as_float(x)
         a_h, a_w = (_linear_weights(n, o, s, bool(align_corners), x) for n, o, s in zip((h, w), out, scales))
         return matmul(matmul(a_h, x), transpose(a_w))
     rows, cols = (_nearest_positions(n, o, s, x) for n, o, s in zip((h, w), out, scales))
