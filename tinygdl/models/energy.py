@@ -108,14 +108,15 @@ def langevin(model, x, steps: int, step_size: float = 10.0, noise: float = 0.005
     """``steps`` Langevin steps from images ``x`` (a Tensor or array); returns the final array, and
     with ``every > 0`` also the list of snapshots (the start, then every ``every`` steps).
 
-    ``normals`` gives each step's standard-normal draw (an array of shape (steps, *x.shape), or an
-    iterable); by default they come from tinygdl's generator on x's device.
+    ``normals`` gives each step's standard-normal draw (an array of shape (steps, *x.shape), or any
+    iterable of x-shaped arrays); by default they come from tinygdl's generator on x's device.
     """
     x = x.data if isinstance(x, Tensor) else x
     gen = backend.generator(backend.device_of(x))
+    given = None if normals is None else iter(normals)
     snapshots = [x]
     for k in range(steps):
-        normal = gen.standard_normal(x.shape, dtype=x.dtype) if normals is None else normals[k]
+        normal = gen.standard_normal(x.shape, dtype=x.dtype) if given is None else next(given)
         x = langevin_step(model, x, normal, step_size, noise, gradient_clip)
         if every and (k + 1) % every == 0:
             snapshots.append(x)

@@ -8,7 +8,7 @@ contrastive divergence plus 0.1 Ã— the squared scores, with Adam 1e-4 (Keras's Î
 
 The replay buffer is recipe state: every checkpoint keeps it, so a resumed run continues the same
 chains.  ``sample`` runs 1,000 Langevin steps from uniform noise and draws each chain as a strip of
-snapshots (``tinygdl sample CKPT --set steps=2000 snapshots=8``; ``sample_steps`` sets the steps of
+snapshots (``tinygdl sample CKPT --set steps=2000 --set snapshots=8 --set seed=7``; ``sample_steps`` sets the steps of
 the per-epoch strips during training).  Validation is the book's: the scores of test images against
 plain uniform noise.  ``report`` adds the final strip, a grid of buffer images and the mean scores
 of test images, Langevin samples and noise.
@@ -31,7 +31,7 @@ from .images import SHAPES, load_images
 from .recipe import Recipe
 
 REPORT_IMAGES = 512  # test images whose mean score the report gives
-SAMPLE_SEED = 1234  # the strips start from the same noise every epoch
+SAMPLE_SEED = 1234  # the strips start from the same noise every epoch (``--set seed=N`` in tinygdl sample)
 
 
 class EnergyRecipe(Recipe):
@@ -46,7 +46,7 @@ class EnergyRecipe(Recipe):
     defaults = dict(epochs=60, batch_size=128, lr=1e-4, image_size=32, steps=60, step_size=10.0, noise=0.005,
                     gradient_clip=0.03, alpha=0.1, buffer_size=8192, fresh=0.05, sample_steps=1000, limit=None,
                     eval_limit=None)
-    sample_options = dict(steps=1000, step_size=10.0, noise=0.005, gradient_clip=0.03, snapshots=10)
+    sample_options = dict(steps=1000, step_size=10.0, noise=0.005, gradient_clip=0.03, snapshots=10, seed=SAMPLE_SEED)
 
     def __init__(self, dataset=None, **overrides):
         super().__init__(dataset, **overrides)
@@ -117,19 +117,23 @@ class EnergyRecipe(Recipe):
             return backend.to_device(energy.uniform_images(np.random.default_rng(seed), shape, dtype), model.device)
         return energy.uniform_images(backend.generator(model.device), shape, dtype)
 
-    def generate(self, model, n: int, steps: int, every: int, **langevin_options):
+    def generate(self, model, n: int, steps: int, every: int, seed: int = SAMPLE_SEED, **langevin_options):
         """``n`` chains of ``steps`` Langevin steps from uniform noise: the snapshots every ``every``
-        steps, as one NumPy array (snapshots, n, 1, H, W)."""
-        start = self._noise(model, n, seed=SAMPLE_SEED)
-        _, snapshots = energy.langevin(model, start, steps, every=every, **langevin_options)
+        steps, as one NumPy array (snapshots, n, 1, H, W).  Every draw comes from ``seed`` (not from
+        the training run's generator): successive epochs' strips start from the same noise."""
+        start = self._noise(model, n, seed=seed)
+        rng = np.random.default_rng(seed + 1)
+        normals = (backend.to_device(rng.standard_normal(start.shape).astype(start.dtype), model.device)
+                   for _ in range(steps))
+        _, snapshots = energy.langevin(model, start, steps, normals=normals, every=every, **langevin_options)
         return np.stack([backend.to_numpy(s) for s in snapshots])
 
     def sample(self, models, path, n=16, steps=None, step_size=10.0, noise=0.005, gradient_clip=0.03,
-               snapshots=10):
+               snapshots=10, seed=SAMPLE_SEED):
         """One row per chain: the starting noise, then ``snapshots`` images along ``steps`` steps."""
         steps = self.sample_steps if steps is None else steps
         every = max(1, steps // max(1, snapshots))
-        chains = self.generate(models["model"], n, steps, every, step_size=step_size, noise=noise,
+        chains = self.generate(models["model"], n, steps, every, seed, step_size=step_size, noise=noise,
                                gradient_clip=gradient_clip)
         columns = len(chains)
         cells = chains.transpose(1, 0, 2, 3, 4).reshape(-1, *chains.shape[2:])  # row by row
