@@ -1,6 +1,7 @@
 """Checkpoints: round trip, atomic writes, clear errors, and exact resumption of a training run."""
 
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -34,10 +35,13 @@ def cross_entropy(logits, labels):
     return -(tinygdl.one_hot(labels, 3) * tinygdl.log_softmax(logits)).sum(axis=-1).mean()
 
 
-def make_trainer(out_dir=None, init_seed=0, interrupt_at_step=None, data_seed=None):
+def make_trainer(out_dir=None, init_seed=0, interrupt_at_step=None, data_seed=None, hard=False):
     """A seeded run: shuffled batches (the last one smaller), dropout from the backend generator, Adam.
 
     ``data_seed=None`` lets the DataLoader draw its shuffling seed from the backend generator.
+    ``interrupt_at_step=k``: a Ctrl-C (a real SIGINT) arrives in the middle of step k + 1, between
+    its forward pass and its update; ``hard=True``: a KeyboardInterrupt is raised there instead
+    (what a second Ctrl-C does).
     """
     tinygdl.manual_seed(init_seed)
     model = TinyNet()
@@ -48,12 +52,14 @@ def make_trainer(out_dir=None, init_seed=0, interrupt_at_step=None, data_seed=No
     steps = []
 
     def step(batch):
-        if len(steps) == interrupt_at_step:
-            raise KeyboardInterrupt
-        steps.append(1)
         inputs, labels = batch
         optimizer.zero_grad()
         loss = cross_entropy(model(inputs), labels)
+        if len(steps) == interrupt_at_step:
+            if hard:
+                raise KeyboardInterrupt
+            signal.raise_signal(signal.SIGINT)
+        steps.append(1)
         loss.backward()
         optimizer.step()
         return {"loss": loss}
@@ -117,18 +123,27 @@ def test_resuming_continues_the_epoch_count_and_history(tmp_path):
 
 def test_interrupt_saves_a_checkpoint_that_resumes_mid_epoch_exactly(tmp_path, capsys):
     straight = straight_run(3, data_seed=3)
-    interrupted = make_trainer(tmp_path, data_seed=3, interrupt_at_step=6)  # step 6 is the 3rd batch of epoch 2
+    interrupted = make_trainer(tmp_path, data_seed=3, interrupt_at_step=6)  # Ctrl-C in step 7, epoch 2's 3rd batch
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(3)
     path = tmp_path / "interrupted.npz"
     assert path.exists() and str(path) in capsys.readouterr().err
     checkpoint = load_checkpoint(path)
-    assert (checkpoint.epoch, checkpoint.step, checkpoint.trainer_state["batch_in_epoch"]) == (1, 6, 2)
+    assert (checkpoint.epoch, checkpoint.step, checkpoint.trainer_state["batch_in_epoch"]) == (1, 7, 3)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # fit() put Python's handler back
 
     resumed = make_trainer(tmp_path, init_seed=5, data_seed=3)
     resumed.fit(3, resume=path)
     assert_identical(parameters(resumed), parameters(straight))
     assert resumed.history.to_dict() == straight.history.to_dict()
+
+
+def test_a_second_ctrl_c_stops_at_once_and_saves_nothing_half_done(tmp_path, capsys):
+    trainer = make_trainer(tmp_path, data_seed=3, interrupt_at_step=6, hard=True)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(3)
+    assert not (tmp_path / "interrupted.npz").exists()
+    assert "part-way through a step: nothing saved" in capsys.readouterr().err
 
 
 def test_interrupt_without_out_dir_says_nothing_was_saved(capsys):
@@ -282,7 +297,7 @@ def test_files_that_are_not_checkpoints(tmp_path):
 
 def test_restore_requires_matching_names(tmp_path):
     _, path, _ = saved_pieces(tmp_path)
-    with pytest.raises(KeyError, match="models"):
+    with pytest.raises(CheckpointError, match="models"):
         load_checkpoint(path).restore({"generator": TinyNet()})
 
 

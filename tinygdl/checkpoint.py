@@ -25,7 +25,10 @@ A checkpoint is a single ``.npz`` archive (``numpy.savez``, no pickle) holding
                                      parameter counts
 
 The file is written to a temporary file next to its destination and renamed over it (the rename is
-atomic), so a crash or Ctrl-C while saving leaves the previous checkpoint intact, never half a file.
+atomic), so a crash or Ctrl-C while saving leaves the previous checkpoint intact, never half a file
+(and the next save in that folder removes the temporary file a killed save left behind).  Weights
+that are not finite (a diverged run) are refused: ``save_checkpoint`` raises
+``NonFiniteWeightsError`` and the good file already there stays.
 
 Loading gives a ``Checkpoint``; ``Checkpoint.restore(models, optimizers, loaders)`` copies its state
 into freshly built objects.
@@ -42,12 +45,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import backend
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .nn.module import save_arrays
 
 FORMAT = "tinygdl-checkpoint"
 VERSION = 1
 META_KEY = "__checkpoint__"
+
+
+class NonFiniteWeightsError(CheckpointError):
+    """``save_checkpoint`` was given models whose weights hold NaN or infinity."""
+
+    def __init__(self, path, names: list):
+        self.names = names
+        super().__init__(f"not saving {os.fspath(path)}: {self.names_in_words()} are not finite "
+                         "(the run diverged); the file already there is kept")
+
+    def names_in_words(self) -> str:
+        return ", ".join(self.names[:3]) + (f" and {len(self.names) - 3} more" if len(self.names) > 3 else "")
 
 
 @dataclass
@@ -79,6 +94,8 @@ class Checkpoint:
         _check_names("model", self.models, models, self.path)
         if optimizers is not None:
             _check_names("optimizer", self.optimizers, optimizers, self.path)
+            for name, optimizer in optimizers.items():
+                _check_optimizer_entries(self.path, name, self.optimizers[name], optimizer)
         for name, model in models.items():
             model.load_state_dict(self.models[name])
         for name, optimizer in (optimizers or {}).items():
@@ -91,25 +108,35 @@ class Checkpoint:
             backend.set_rng_state(self.rng_state)
         return self
 
+    def non_finite(self) -> list:
+        """The names (``model/<name>/<key>``) of the saved weights that hold NaN or infinity."""
+        return _non_finite({f"model/{name}/{key}": array for name, arrays in self.models.items()
+                            for key, array in arrays.items()})
+
 
 # --------------------------------------------------------------------------- saving
 
 
 def save_checkpoint(path, models: dict, optimizers: dict | None = None, epoch: int = 0, step: int = 0,
                     history=None, loaders: dict | None = None, extra: dict | None = None,
-                    trainer_state: dict | None = None, state: dict | None = None) -> str:
+                    trainer_state: dict | None = None, state: dict | None = None,
+                    allow_non_finite: bool = False) -> str:
     """Write a checkpoint to ``path`` atomically and return the path.
 
     ``models`` and ``optimizers`` map names (without ``/``) to Modules and Optimizers; ``history``
     is a ``History`` (anything with ``to_dict()``) or a dict of lists; ``loaders`` maps names to
     DataLoaders, whose epochs and seeds are stored; ``extra`` is any JSON-serialisable dict;
     ``state`` maps names to arrays that are not weights (a vocabulary, normalisation statistics).
+    Models whose weights are not finite raise ``NonFiniteWeightsError`` (unless ``allow_non_finite``).
     """
     optimizers = optimizers or {}
     arrays, optimizer_scalars = {}, {}
     for name, model in models.items():
         for key, tensor in model.state_dict().items():
             arrays[_array_key("model", name, key)] = tensor.numpy()
+    broken = [] if allow_non_finite else _non_finite(arrays)
+    if broken:
+        raise NonFiniteWeightsError(path, broken)
     for name, optimizer in optimizers.items():
         optimizer_scalars[name] = {}
         for key, value in optimizer.state_dict().items():
@@ -140,9 +167,13 @@ def save_checkpoint(path, models: dict, optimizers: dict | None = None, epoch: i
     return os.fspath(path)
 
 
+def _non_finite(arrays: dict) -> list:
+    return [key for key, array in arrays.items() if array.dtype.kind in "fc" and not np.isfinite(array).all()]
+
+
 def _array_key(kind: str, name: str, key: str) -> str:
     if not name or "/" in name:
-        raise ValueError(f"save_checkpoint: {kind} names must be non-empty and contain no '/', got {name!r}")
+        raise ConfigError(f"save_checkpoint: {kind} names must be non-empty and contain no '/', got {name!r}")
     return f"{kind}/{name}/{key}"
 
 
@@ -184,21 +215,35 @@ def load_checkpoint(path) -> Checkpoint:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    _check_is_zip(path)
     arrays = _read_arrays(path)
     if META_KEY not in arrays:
         raise CheckpointError(f"{path} is an .npz archive but not a tinygdl checkpoint (it has no "
                               f"{META_KEY!r} entry); a file written by Module.save is read with module.load(path)")
     meta = _read_meta(path, arrays.pop(META_KEY))
-    optimizers = {name: dict(meta["optimizer_scalars"][name]) for name in meta["optimizer_names"]}
+    optimizers = {name: dict(meta["optimizer_scalars"].get(name, {})) for name in meta["optimizer_names"]}
     models = {name: {} for name in meta["model_names"]}
     state = {key[len("state/"):]: arrays.pop(key) for key in list(arrays) if key.startswith("state/")}
     for key, array in arrays.items():
         kind, name, entry = _split_key(path, key)
-        (models if kind == "model" else optimizers).setdefault(name, {})[entry] = array
+        group = models if kind == "model" else optimizers
+        if name not in group:
+            raise CheckpointError(f"{path}: the file holds arrays of {kind} {name!r}, which its metadata does not "
+                                  f"list ({kind}s: {', '.join(group) or 'none'}); the file was edited or damaged")
+        group[name][entry] = array
     return Checkpoint(path=path, models=models, optimizers=optimizers, epoch=meta["epoch"], step=meta["step"],
                       rng_state=meta["rng_state"], loaders=meta["loaders"], history=meta["history"],
                       trainer_state=meta["trainer_state"], extra=meta["extra"], metadata=meta["metadata"],
                       state=state)
+
+
+def _check_is_zip(path: str) -> None:
+    """An .npz file is a zip archive: anything else is named as such (not numpy's pickle hint)."""
+    with open(path, "rb") as f:
+        start = f.read(4)
+    if start not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise CheckpointError(f"{path} is not a checkpoint: it is not an .npz (zip) archive at all "
+                              "(wrong file, or its first bytes are damaged)")
 
 
 def _read_arrays(path: str) -> dict:
@@ -222,7 +267,22 @@ def _read_meta(path: str, blob: np.ndarray) -> dict:
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{path} is a version {meta.get('version')} checkpoint; this tinygdl reads "
                               f"version {VERSION}")
+    for key, kinds in META_FIELDS.items():
+        if not isinstance(meta.get(key), kinds) or isinstance(meta.get(key), bool) and bool not in kinds:
+            found = "missing" if key not in meta else f"a {type(meta[key]).__name__}"
+            wanted = " or ".join(kind.__name__ for kind in kinds)
+            raise CheckpointError(f"{path}: the checkpoint's metadata entry {key!r} should be a {wanted} but is "
+                                  f"{found}; the file was edited or damaged")
+    if meta["epoch"] < 0 or meta["step"] < 0:
+        raise CheckpointError(f"{path}: the checkpoint's metadata says epoch {meta['epoch']}, step {meta['step']}; "
+                              "the file was edited or damaged")
     return meta
+
+
+# what the metadata must hold, and of which types (anything else means an edited or damaged file)
+META_FIELDS = {"epoch": (int,), "step": (int,), "rng_state": (dict, type(None)), "loaders": (dict,),
+               "history": (dict,), "model_names": (list,), "optimizer_names": (list,),
+               "optimizer_scalars": (dict,), "trainer_state": (dict,), "extra": (dict,), "metadata": (dict,)}
 
 
 def _split_key(path: str, key: str) -> tuple:
@@ -235,4 +295,36 @@ def _split_key(path: str, key: str) -> tuple:
 
 def _check_names(kind: str, saved: dict, given: dict, path: str) -> None:
     if set(saved) != set(given):
-        raise KeyError(f"{path} holds {kind}s {sorted(saved)}, but {kind}s {sorted(given)} were given to restore")
+        raise CheckpointError(f"{path} holds {kind}s {sorted(saved)}, but {kind}s {sorted(given)} were given "
+                              "to restore")
+
+
+def _check_optimizer_entries(path: str, name: str, saved: dict, optimizer) -> None:
+    """The saved state must hold every hyperparameter the live optimizer has, and every parameter
+    that has state must have all of it (Adam: step, exp_avg, exp_avg_sq), so that a partial load
+    never happens."""
+    missing = [key for key in optimizer.state_dict() if key.startswith("group.") and key not in saved]
+    per_parameter = {}
+    for key in saved:
+        kind, _, rest = key.partition(".")
+        index, _, entry = rest.partition(".")
+        if kind == "state" and entry:
+            per_parameter.setdefault(index, set()).add(entry)
+    every_entry = set().union(*per_parameter.values()) if per_parameter else set()
+    missing += [f"state.{index}.{entry}" for index, entries in per_parameter.items()
+                for entry in sorted(every_entry - entries)]
+    if missing:
+        raise CheckpointError(f"{path}: the state of optimizer {name!r} is incomplete: it lacks "
+                              f"{'; '.join(_entry_in_words(key) for key in missing[:4])}"
+                              f"{' ...' if len(missing) > 4 else ''} (the file was edited, or written for "
+                              "another optimizer)")
+
+
+def _entry_in_words(key: str) -> str:
+    """``state.3.exp_avg`` -> "the exp_avg of parameter 3"; ``group.0.lr`` -> "the lr of parameter group 0"."""
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "state":
+        return f"the {parts[2]} of parameter {parts[1]} ({key!r})"
+    if len(parts) == 3 and parts[0] == "group":
+        return f"the {parts[2]} of parameter group {parts[1]} ({key!r})"
+    return repr(key)

@@ -5,21 +5,25 @@
     tinygdl train cnn --dataset digits      train, writing checkpoints and PNGs to runs/cnn
     tinygdl sample runs/cnn/checkpoint.npz  samples (or predictions) from a trained model
     tinygdl gradcheck                       gradient checks of every op and layer, as a table
-    tinygdl bench overhead                  run a benchmark script (from a source checkout)
+    tinygdl bench                           list the benchmark scripts (from a source checkout)
+    tinygdl bench overhead                  run one
 
-Bad arguments and known failures (a missing dataset, a corrupt checkpoint) print one line
-starting with ``tinygdl: error:`` and exit with status 2, without a traceback.
+Errors the user can act on (bad settings, a missing dataset, a corrupt checkpoint, a diverged run,
+no CUDA device, out of memory, a full disk) print one line starting with ``tinygdl: error:`` and
+exit with status 2, without a traceback; anything else is a bug and keeps its traceback.
+``--debug`` (or ``TINYGDL_DEBUG=1``) shows the traceback of every error.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import subprocess
 import sys
 
 from . import zoo
-from .errors import ConfigError
+from .errors import ConfigError, TinyGDLError
 
 
 class UsageError(ConfigError):
@@ -29,15 +33,29 @@ class UsageError(ConfigError):
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("TINYGDL_DEBUG", "") not in ("", "0")
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:
         print("tinygdl: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, ValueError, KeyError, FileNotFoundError, ImportError, OSError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"tinygdl: error: {message}", file=sys.stderr)
+    except (TinyGDLError, MemoryError, OSError) as error:  # what a user can act on; anything else is a bug
+        if debug:
+            raise
+        print(f"tinygdl: error: {_one_line(error)}", file=sys.stderr)
         return 2
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, MemoryError):
+        detail = f" ({error})" if str(error) else ""
+        return (f"out of memory{detail}; try a smaller --batch-size, --image-size or model "
+                "(--set ...), or free memory")
+    if isinstance(error, OSError) and not isinstance(error, TinyGDLError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+    return " ".join(str(message).split())  # one line, whatever the message
 
 
 # --------------------------------------------------------------------------- the sub-commands
@@ -72,13 +90,19 @@ def _train(args) -> None:
     from .zoo.run import train
 
     overrides = _overrides(args.set)
-    if args.image_size is not None:
-        overrides["image_size"] = args.image_size
-    if args.limit is not None:
-        overrides["limit"] = args.limit
-    result = train(args.model, args.dataset, epochs=args.epochs, batch_size=args.batch_size, device=args.device,
+    options = {"image_size": args.image_size, "limit": args.limit, "epochs": args.epochs, "batch_size": args.batch_size}
+    for key, value in options.items():
+        if key in overrides and value is not None and str(overrides[key]) != str(value):
+            raise UsageError(f"{key} given twice: --{key.replace('_', '-')} {value} and --set {key}={overrides[key]}")
+        if value is not None:
+            overrides[key] = value
+    epochs = overrides.pop("epochs", None)  # not a recorded setting: it may change on --resume
+    if epochs is not None:
+        epochs = _positive(str(epochs), "--set epochs")
+    result = train(args.model, args.dataset, epochs=epochs, device=args.device,
                    out_dir=args.out, seed=args.seed, resume=args.resume, steps_per_epoch=args.steps_per_epoch,
-                   progress=not args.quiet, **overrides)
+                   progress=not args.quiet, on_nan=args.on_nan,
+                   override_on_resume=_overrides(args.override_on_resume, "--override-on-resume"), **overrides)
     for name, value in result.report.items():
         print(f"{name}: {value:.4f}" if isinstance(value, float) else f"{name}: {value}")
     print(f"run folder: {os.path.abspath(result.out_dir)}")
@@ -94,6 +118,40 @@ def _sample(args) -> None:
     print(f"wrote {path}")
 
 
+class _SampleHelp(argparse.Action):
+    """``tinygdl sample --help``; after a checkpoint path (``tinygdl sample CKPT --help``) it also
+    lists the sampling options of the model in that checkpoint, with their defaults."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        checkpoint = getattr(namespace, "checkpoint", None)
+        if checkpoint is None:
+            print("\n`tinygdl sample CKPT --help` also lists the sampling options of the model in CKPT.")
+        else:
+            print("\n" + _sampling_options_help(checkpoint))
+        parser.exit()
+
+
+def _sampling_options_help(checkpoint: str) -> str:
+    from .checkpoint import load_checkpoint
+    from .zoo.run import checkpoint_recipe
+
+    try:
+        recipe = checkpoint_recipe(load_checkpoint(checkpoint))
+    except (TinyGDLError, OSError) as error:
+        return f"(cannot list the sampling options of {checkpoint}: {_one_line(error)})"
+    if not recipe.sample_options:
+        return f"{recipe.name} (from {checkpoint}) takes no sampling options (--set key=value)."
+    lines = [f"sampling options of {recipe.name} (from {checkpoint}), as --set key=value:"]
+    notes = getattr(recipe, "sample_option_help", {})
+    for key, default in recipe.sample_options.items():
+        lines.append(f"  {key:<14} default {default!r}" + (f"  {notes[key]}" if key in notes else ""))
+    return "\n".join(lines)
+
+
 def _gradcheck(args) -> int:
     from .checks import run_all
 
@@ -107,32 +165,62 @@ def _bench(args) -> int:
         raise UsageError("the benchmark scripts live in the source checkout (benchmarks/), "
                          "which this installation does not have")
     scripts = sorted(f[:-3] for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_"))
+    if args.name is None:
+        width = max(map(len, scripts))
+        print("benchmark scripts (tinygdl bench NAME [options]; NAME --help for each one's options):")
+        for name in scripts:
+            print(f"  {name:<{width}}  {_first_line(os.path.join(folder, name + '.py'))}")
+        return 0
     if args.name not in scripts:
         raise UsageError(f"unknown benchmark {args.name!r}; available: {', '.join(scripts)}")
     return subprocess.call([sys.executable, os.path.join(folder, args.name + ".py"), *args.options])
 
 
+def _first_line(path: str) -> str:
+    """The first line of a script's docstring, read without running it."""
+    with open(path, encoding="utf-8") as f:
+        docstring = ast.get_docstring(ast.parse(f.read())) or ""
+    return docstring.strip().splitlines()[0] if docstring.strip() else ""
+
+
 # --------------------------------------------------------------------------- argument parsing
 
 
-def _overrides(pairs) -> dict:
+def _overrides(pairs, option: str = "--set") -> dict:
     overrides = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise UsageError(f"--set expects key=value, got {pair!r}")
+            raise UsageError(f"{option} expects key=value, got {pair!r}")
         overrides[key.replace("-", "_")] = value
     return overrides
 
 
-def _positive(text: str) -> int:
+def _positive(text: str, option: str | None = None) -> int:
+    error = argparse.ArgumentTypeError if option is None else (lambda message: UsageError(f"{option}: {message}"))
+    try:
+        value = int(text)
+    except ValueError:
+        raise error(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise error(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to 2**32 - 1, got {value}")
     return value
+
+
+def _folder(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError('empty path ""')
+    return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,6 +232,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tinygdl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of every error (or TINYGDL_DEBUG=1)")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
 
     p = commands.add_parser("models", help="list the model zoo")
@@ -161,9 +250,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive, help="number of epochs (default: the book's)")
     p.add_argument("--batch-size", type=_positive, help="batch size (default: the book's)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--out", help="run folder (default: runs/<model>)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+    p.add_argument("--out", type=_folder, help="run folder (default: runs/<model>; on --resume the checkpoint's)")
+    p.add_argument("--seed", type=_seed, help="random seed (default 0)")
+    p.add_argument("--resume", metavar="CKPT", help="continue the run recorded in a checkpoint (its model, data "
+                   "and settings: repeat nothing; a different value is an error, except --epochs)")
+    p.add_argument("--override-on-resume", action="append", metavar="KEY=VALUE",
+                   help="with --resume: change a recorded setting on purpose, e.g. lr=1e-4 (repeatable; run.log "
+                   "records it)")
+    p.add_argument("--on-nan", choices=("stop", "skip-batch", "ignore"), default="stop",
+                   help="a non-finite loss: stop (default; the last good checkpoint is kept), skip-batch (undo "
+                   "the step), or ignore")
     p.add_argument("--image-size", type=_positive, help="resize images to this size (models that allow it)")
     p.add_argument("--limit", type=_positive, help="use only the first N training examples")
     p.add_argument("--steps-per-epoch", type=_positive, help="stop each epoch after this many steps")
@@ -171,12 +267,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_train)
 
-    p = commands.add_parser("sample", help="draw samples (or predictions) from a trained checkpoint")
+    p = commands.add_parser("sample", help="draw samples (or predictions) from a trained checkpoint", add_help=False)
+    p.add_argument("-h", "--help", action=_SampleHelp, help="show this help (after CKPT: with the model's options)")
     p.add_argument("checkpoint")
     p.add_argument("-n", type=_positive, default=16, help="how many (default 16)")
-    p.add_argument("--out", help="PNG path (default: samples.png beside the checkpoint)")
+    p.add_argument("--out", type=_folder, help="a new PNG path (default: samples-NNN.png beside the checkpoint, "
+                   "the next free number; existing files are never overwritten)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a sampling option of the model (prompt, temperature, steps ...; repeatable)")
     p.set_defaults(run=_sample)
@@ -185,8 +283,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", help="only the checks whose name contains this text")
     p.set_defaults(run=_gradcheck)
 
-    p = commands.add_parser("bench", help="run a benchmark script from benchmarks/")
-    p.add_argument("name", help="script name, e.g. overhead, ops, kernels")
+    p = commands.add_parser("bench", help="list the benchmark scripts, or run one (benchmarks/)")
+    p.add_argument("name", nargs="?", help="script name, e.g. overhead, ops, kernels (none: list them)")
     p.add_argument("options", nargs=argparse.REMAINDER, help="options passed to the script")
     p.set_defaults(run=_bench)
     return parser

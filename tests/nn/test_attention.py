@@ -160,7 +160,7 @@ def test_mask_forms_agree(rng, float64):
 def test_dropout_acts_on_the_weights_in_training_only(rng):
     mha = nn.MultiHeadAttention(4, num_heads=2, dropout=0.5)
     randomize(mha, rng)
-    x = tinygdl.tensor(rng.standard_normal((2, 6, 4)))
+    x = tinygdl.tensor(rng.standard_normal((2, 6, 4)), dtype=np.float32)
     tinygdl.manual_seed(0)
     train_out, weights = mha(x, return_weights=True)
     assert_close(weights.numpy().sum(-1), np.ones((2, 2, 6)), rtol=1e-5)  # returned before dropout

@@ -43,7 +43,7 @@ def test_linear_shape_error_names_the_layer():
 
 
 def test_linear_matches_pytorch(torch, rng):
-    ours = nn.Linear(4, 3)
+    ours = nn.Linear(4, 3).to(dtype=np.float64)  # float64 input: a float64 layer
     theirs = torch.nn.Linear(4, 3).double()
     with torch.no_grad():  # PyTorch stores (out, in): copy the transpose
         theirs.weight.copy_(torch.tensor(ours.weight.numpy().T))

@@ -92,7 +92,7 @@ def test_training_needs_two_values_per_channel():
 def test_batchnorm_train_normalizes_with_the_batch_and_eval_with_running_stats(rng):
     bn = nn.BatchNorm2d(3)
     x = rng.standard_normal((8, 3, 4, 4)) * 5 + 2
-    y = bn(tinygdl.tensor(x)).numpy()
+    y = bn(tinygdl.tensor(x, dtype=np.float32)).numpy()
     assert np.abs(y.mean(axis=(0, 2, 3))).max() < 1e-5
     assert y.var(axis=(0, 2, 3)) == pytest.approx(x.var(axis=(0, 2, 3)) / (x.var(axis=(0, 2, 3)) + 1e-3))
     mean, var = bn.running_mean.numpy(), bn.running_var.numpy()
@@ -100,16 +100,16 @@ def test_batchnorm_train_normalizes_with_the_batch_and_eval_with_running_stats(r
     n = 8 * 4 * 4
     assert_close(var, 0.99 + 0.01 * x.var(axis=(0, 2, 3)) * n / (n - 1), rtol=1e-5)
     bn.eval()
-    y_eval = bn(tinygdl.tensor(x)).numpy()
+    y_eval = bn(tinygdl.tensor(x, dtype=np.float32)).numpy()
     expected = (x - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-3)
     assert_close(y_eval, expected, rtol=1e-5, atol=1e-6)
-    bn(tinygdl.tensor(x))
+    bn(tinygdl.tensor(x, dtype=np.float32))
     assert_close(bn.running_mean, mean)  # eval mode leaves the statistics alone
 
 
 def test_each_training_call_updates_the_running_stats_once(rng):
     bn = nn.BatchNorm1d(4, momentum=0.5)
-    x = tinygdl.tensor(rng.standard_normal((6, 4)))
+    x = tinygdl.tensor(rng.standard_normal((6, 4)), dtype=np.float32)
     bn(x)
     after_one = bn.running_mean.numpy().copy()
     bn(x)
@@ -119,10 +119,10 @@ def test_each_training_call_updates_the_running_stats_once(rng):
 def test_keras_running_variance_for_dense_features_is_biased(rng):
     x = rng.standard_normal((5, 3))
     bn = nn.BatchNorm1d(3, momentum=0.0)  # Keras momentum 0: the running stats become the batch's
-    bn(tinygdl.tensor(x))
+    bn(tinygdl.tensor(x, dtype=np.float32))
     assert_close(bn.running_var, x.var(axis=0), rtol=1e-5)
     bn = nn.BatchNorm1d(3, momentum=0.0, unbiased=True)
-    bn(tinygdl.tensor(x))
+    bn(tinygdl.tensor(x, dtype=np.float32))
     assert_close(bn.running_var, x.var(axis=0, ddof=1), rtol=1e-5)
 
 

@@ -87,7 +87,7 @@ def test_gradcheck(float64, rng):
 
 def test_last_output_is_the_final_hidden_state(rng):
     lstm = nn.LSTM(3, 4)
-    out, (h, _) = lstm(tinygdl.tensor(rng.standard_normal((2, 6, 3))))
+    out, (h, _) = lstm(tinygdl.tensor(rng.standard_normal((2, 6, 3)), dtype=np.float32))
     assert_close(out[:, -1], h)
 
 

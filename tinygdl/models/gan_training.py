@@ -313,7 +313,7 @@ class ReplayBuffer:
     and the generator can go back to them: the two chase each other in circles.  The buffer keeps
     the last ``capacity`` generated images; ``mix(fakes)`` returns the new fakes followed by
     ``round(fraction·N)`` images drawn from the buffer (none while it is empty), then stores the new
-    ones, dropping the oldest.  (Its contents are not saved in checkpoints.)
+    ones, dropping the oldest.  (The zoo's GAN recipes save its images in their checkpoints.)
     """
 
     def __init__(self, capacity: int = 2048, fraction: float = 0.5):

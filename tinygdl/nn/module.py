@@ -21,6 +21,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import backend
+from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor, no_grad, train_mode
 
 
@@ -97,11 +98,39 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
+    integer_input = False  # layers that look integer ids up (Embedding) set this
+
     def __call__(self, *args, **kwargs):
+        if args and self._parameters and not self.integer_input:
+            self._check_input(args[0])
         output = self.forward(*args, **kwargs)
         for hook in self._forward_hooks:
             hook(self, args, output)
         return output
+
+    def _check_input(self, x) -> None:
+        """A layer with its own weights takes arrays of their dtype, as PyTorch does: a float64 or
+        integer input to a float32 layer is an error naming both dtypes, not a silent float64 output;
+        a Python list is refused (its dtype would be a guess)."""
+        if isinstance(x, (list, tuple)) and not any(isinstance(item, Tensor) for item in x):
+            raise DtypeError(f"{self!r} was given a Python {type(x).__name__}; pass a Tensor, e.g. "
+                             f"tinygdl.tensor(x, dtype={self._weight_dtype()})")
+        dtype = getattr(x, "dtype", None)
+        expected = self._weight_dtype()
+        if dtype is None or expected is None or dtype == expected:
+            return
+        kind = "integer" if dtype.kind in "iub" else str(dtype)
+        raise DtypeError(f"{self!r}: input dtype {dtype} does not match the layer's {expected} weights "
+                         f"({kind} input to a {expected} layer); convert the input with x.astype('{expected}'), "
+                         f"or the layer with .to(dtype='{dtype}')" if dtype.kind == "f" else
+                         f"{self!r}: input dtype {dtype} does not match the layer's {expected} weights (an integer "
+                         f"input to a {expected} layer); convert it with x.astype('{expected}')")
+
+    def _weight_dtype(self):
+        for parameter in self._parameters.values():
+            if parameter is not None:
+                return parameter.dtype
+        return None
 
     def register_forward_hook(self, hook):
         """``hook(module, inputs, output)`` runs after every forward; returns a remover."""
@@ -221,14 +250,14 @@ class Module:
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
                            f"unexpected keys {unexpected}")
-        for key, target in own.items():
-            if key not in state:
-                continue
-            value = state[key]
-            value = value.data if isinstance(value, Tensor) else value
-            if tuple(value.shape) != target.shape:
-                raise ValueError(f"load_state_dict for {type(self).__name__}: key {key!r} has shape "
-                                 f"{tuple(value.shape)} in the checkpoint but {target.shape} in the model")
+        values = {key: state[key].data if isinstance(state[key], Tensor) else state[key]
+                  for key in own if key in state}
+        wrong = [f"key {key!r} has shape {tuple(value.shape)} in the checkpoint but {own[key].shape} in the model"
+                 for key, value in values.items() if tuple(value.shape) != own[key].shape]
+        if wrong:  # every key checked before anything is written: a failed load changes nothing
+            raise ShapeError(f"load_state_dict for {type(self).__name__}: {'; '.join(wrong)} (nothing was loaded)")
+        for key, value in values.items():
+            target = own[key]
             with no_grad():
                 target.data[...] = backend.to_device(value, target.device).astype(target.dtype, copy=False)
             target._mark_modified()
@@ -271,11 +300,16 @@ def evaluation_mode(models):
 
 
 def save_arrays(path, arrays: dict) -> None:
-    """``numpy.savez`` to a temporary file in the same folder, then an atomic rename."""
+    """``numpy.savez`` to a temporary file in the same folder, then an atomic rename.
+
+    The temporary file is named ``.<name>.<process id>.tmp.npz``; a save killed before its rename
+    leaves one behind, and the next save in that folder removes those whose process is gone."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp.npz")
+    _remove_stale_temporaries(folder)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}.",
+                                         suffix=TEMPORARY_SUFFIX)
     try:
         with os.fdopen(handle, "wb") as f:
             np.savez(f, **arrays)
@@ -286,6 +320,31 @@ def save_arrays(path, arrays: dict) -> None:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+TEMPORARY_SUFFIX = ".tmp.npz"
+
+
+def _remove_stale_temporaries(folder: str) -> None:
+    """Delete the temporary files of saves whose process no longer runs (killed mid-save)."""
+    for name in os.listdir(folder):
+        parts = name.split(".")
+        if not (name.startswith(".") and name.endswith(TEMPORARY_SUFFIX) and len(parts) >= 5):
+            continue
+        pid = parts[-4]  # ".<name>.<pid>.<random>.tmp.npz"
+        if pid.isdigit() and not _process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(folder, name))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to someone else
+        return True
+    return True
 
 
 # --------------------------------------------------------------------------- containers

@@ -13,7 +13,16 @@ a dict of numbers to log, e.g. ``{"loss": loss.item()}``.  The Trainer owns ever
   on a progress bar);
 * callbacks (``tinygdl.training.callbacks``);
 * checkpoints: ``save_checkpoint``, ``fit(..., resume=path)``, and on Ctrl-C a checkpoint
-  ``<out_dir>/interrupted.npz`` written before the ``KeyboardInterrupt`` goes on.
+  ``<out_dir>/interrupted.npz`` written before the ``KeyboardInterrupt`` goes on.  Ctrl-C does not
+  cut a step in half: the first one asks the loop to stop after the current step (or after the
+  current epoch's validation and callbacks, when it comes during those), so the checkpoint holds
+  the state as of the last completed step and a resumed run is bit-identical to one never stopped.
+  A second Ctrl-C stops at once, part-way through a step, and saves nothing.
+* divergence (``on_nan``): a step whose logged numbers are not finite stops training with a
+  ``TrainingError`` naming the step and the values (``"stop"``, the default), is undone and skipped
+  (``"skip-batch"``: the weights and optimizer state from before the step are put back), or is
+  kept (``"ignore"``).  Checkpoints are never written from non-finite weights, so the last good
+  file on disk survives a diverging run.
 
 Example (a classifier)::
 
@@ -32,11 +41,16 @@ Example (a classifier)::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import math
 import os
+import signal
 import sys
+import threading
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import Checkpoint, NonFiniteWeightsError, load_checkpoint, save_checkpoint
+from ..errors import CheckpointError, ConfigError, TrainingError
 from ..nn.module import evaluation_mode
 from ..tensor import Tensor, train_mode
 from .callbacks import ProgressBar
@@ -54,13 +68,20 @@ class Trainer:
     checkpoint (the zoo name and overrides that rebuild the model).  ``state`` is an object with
     ``state_dict()`` / ``load_state_dict(arrays)`` (a zoo recipe) whose arrays that are not weights
     (a vocabulary, normalisation statistics, a replay buffer) every checkpoint keeps too.
+    ``on_nan`` is what a non-finite loss does: ``"stop"`` (default), ``"skip-batch"`` or ``"ignore"``.
     """
 
     def __init__(self, step, loader, models: dict | None = None, optimizers: dict | None = None, *,
                  eval_step=None, val_loader=None, callbacks=(), out_dir=None, steps_per_epoch: int | None = None,
-                 log_steps: bool = False, progress: bool = True, extra: dict | None = None, state=None):
+                 log_steps: bool = False, progress: bool = True, extra: dict | None = None, state=None,
+                 on_nan: str = "stop"):
         if val_loader is not None and eval_step is None:
             raise ValueError("Trainer: a val_loader needs an eval_step (the training step would update the model)")
+        if on_nan not in ON_NAN:
+            raise ConfigError(f"Trainer: on_nan must be one of {', '.join(ON_NAN)}, got {on_nan!r}")
+        self.on_nan, self.skipped_steps = on_nan, 0
+        self.resumed_from = None  # the checkpoint path fit(resume=...) started from
+        self._stop_requested = False  # set by the first Ctrl-C: stop at the next step boundary
         self.train_step, self.eval_step = step, eval_step
         self.loader, self.val_loader = loader, val_loader
         self.models, self.optimizers = dict(models or {}), dict(optimizers or {})
@@ -94,12 +115,18 @@ class Trainer:
         self._check_steps_per_epoch()
         self._notify("on_train_begin")
         try:
-            while self.epoch < epochs and not self.stop_training:
-                self._run_epoch()
+            with self._ctrl_c_stops_between_steps():
+                while self.epoch < epochs and not self.stop_training:
+                    self._run_epoch()
+                    self._stop_if_asked()
         except KeyboardInterrupt:
-            path = self._save_after_interrupt()
+            at_boundary, self._stop_requested = self._stop_requested, False
+            path = self._save_after_interrupt() if at_boundary else None
             self._notify("on_train_end", self.history.last())  # closes the progress bar
-            self._report_interrupt(path)
+            self._report_interrupt(path, at_boundary)
+            raise
+        except TrainingError:
+            self._notify("on_train_end", self.history.last())
             raise
         self._notify("on_train_end", self.history.last())
         return self.history
@@ -129,13 +156,82 @@ class Trainer:
             self.loader.set_epoch(epoch + 1)
 
     def _run_step(self, batch) -> None:
+        before = self._snapshot() if self.on_nan == "skip-batch" else None
         logs = metrics_as_floats(self.train_step(batch))
         self.global_step += 1
         self.batch_in_epoch += 1
-        self._running.update(logs, batch_size(batch))
+        bad = {name: value for name, value in logs.items() if not math.isfinite(value)}
+        if bad and self.on_nan == "stop":
+            raise TrainingError(self._divergence_message(bad))
+        if bad and self.on_nan == "skip-batch":
+            self._restore(before)
+            self.skipped_steps += 1
+            print(f"\nstep {self.global_step}: {_values(bad)}; the step is undone and its batch skipped "
+                  f"({self.skipped_steps} so far)", file=sys.stderr)
+        else:
+            self._running.update(logs, batch_size(batch))
         if self.log_steps:
             self.history.record_step(self.global_step, logs)
         self._notify("on_batch_end", self.global_step, self._running.means())
+        self._stop_if_asked()
+
+    # -- divergence ---------------------------------------------------------------------------------
+
+    def _divergence_message(self, bad: dict) -> str:
+        rates = sorted({group["lr"] for optimizer in self.optimizers.values()
+                        for group in getattr(optimizer, "param_groups", ()) if "lr" in group})
+        rate = f" (learning rate {', '.join(f'{lr:g}' for lr in rates)})" if rates else ""
+        return (f"training diverged at step {self.global_step} (epoch {self.epoch + 1}, batch {self.batch_in_epoch}): "
+                f"{_values(bad)}. Likely cause: a learning rate too high{rate} or exploding gradients; "
+                f"{self._kept_checkpoint()}. Lower the learning rate, or pass --on-nan skip-batch / ignore")
+
+    def _kept_checkpoint(self) -> str:
+        paths = [getattr(callback, "last_path", None) for callback in self.callbacks] + [self.resumed_from]
+        kept = next((path for path in paths if path), None)
+        return f"the last good checkpoint, {kept}, is kept" if kept else "no checkpoint was written from these weights"
+
+    def _snapshot(self) -> tuple:
+        """Copies of every model's and optimizer's state (what ``skip-batch`` puts back)."""
+        models = {name: {key: t.data.copy() for key, t in model.state_dict().items()}
+                  for name, model in self.models.items()}
+        return models, {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()}
+
+    def _restore(self, snapshot: tuple) -> None:
+        models, optimizers = snapshot
+        for name, model in self.models.items():
+            model.load_state_dict(models[name])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(optimizers[name])
+
+    # -- Ctrl-C ----------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _ctrl_c_stops_between_steps(self):
+        """While training, the first Ctrl-C (SIGINT) only asks to stop at the next step boundary;
+        the second one interrupts at once (Python's default).  Only the main thread can catch signals:
+        elsewhere Ctrl-C keeps its default meaning."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def ask_to_stop(signum, frame):
+            if self._stop_requested:  # the second Ctrl-C
+                self._stop_requested = False
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            print("\nCtrl-C: stopping after the current step (press Ctrl-C again to stop at once, unsaved)",
+                  file=sys.stderr)
+
+        signal.signal(signal.SIGINT, ask_to_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _stop_if_asked(self) -> None:
+        if self._stop_requested:
+            raise KeyboardInterrupt
 
     def steps_in_epoch(self) -> int | None:
         """Steps per epoch: ``steps_per_epoch``, else the loader's length (None if it has none)."""
@@ -177,17 +273,37 @@ class Trainer:
         os.makedirs(os.path.dirname(filename) or ".", exist_ok=True)
         return filename
 
-    def save_checkpoint(self, path) -> str:
-        """Write everything needed to resume (see ``tinygdl.checkpoint``) and return the path."""
+    def save_checkpoint(self, path) -> str | None:
+        """Write everything needed to resume (see ``tinygdl.checkpoint``) and return the path.
+
+        Weights that are not finite are never saved (the file already there stays): with
+        ``on_nan="ignore"`` the save is skipped with a warning (returns None), otherwise it is a
+        ``TrainingError``."""
         position = {"batch_in_epoch": self.batch_in_epoch, "running": self._running.state()}
-        return save_checkpoint(path, self.models, self.optimizers, epoch=self.epoch, step=self.global_step,
-                               history=self.history, loaders=self._loaders(), extra=self.extra,
-                               trainer_state=position,
-                               state=None if self.state is None else self.state.state_dict())
+        try:
+            return save_checkpoint(path, self.models, self.optimizers, epoch=self.epoch, step=self.global_step,
+                                   history=self.history, loaders=self._loaders(), extra=self.extra,
+                                   trainer_state=position,
+                                   state=None if self.state is None else self.state.state_dict())
+        except NonFiniteWeightsError as error:
+            message = (f"after step {self.global_step} (epoch {self.epoch + 1}) the weights are not finite "
+                       f"({error.names_in_words()}), though the logged numbers were; not saved to {path}: "
+                       f"{self._kept_checkpoint()}")
+            if self.on_nan != "ignore":
+                raise TrainingError(message + ". Likely cause: a learning rate too high or exploding gradients") \
+                    from None
+            print(f"\nwarning: {message}", file=sys.stderr)
+            return None
 
     def load_checkpoint(self, path):
-        """Restore a checkpoint into this trainer's models, optimizers and loaders; return it."""
-        checkpoint = load_checkpoint(path)
+        """Restore a checkpoint (a path or a loaded ``Checkpoint``) into this trainer's models,
+        optimizers and loaders; return it.  A checkpoint holding non-finite weights is refused."""
+        checkpoint = path if isinstance(path, Checkpoint) else load_checkpoint(path)
+        broken = checkpoint.non_finite()
+        if broken:
+            raise CheckpointError(f"{checkpoint.path} holds non-finite weights ({', '.join(broken[:3])}"
+                                  f"{' ...' if len(broken) > 3 else ''}): it was saved from a run that had diverged "
+                                  "and cannot be resumed; resume from an earlier checkpoint")
         checkpoint.restore(self.models, self.optimizers, self._loaders())
         if self.state is not None:
             self.state.load_state_dict(checkpoint.state)
@@ -195,6 +311,7 @@ class Trainer:
         self.history = History.from_dict(checkpoint.history)
         self.batch_in_epoch = checkpoint.trainer_state.get("batch_in_epoch", 0)
         self._running = RunningMeans(**checkpoint.trainer_state.get("running", {}))
+        self.resumed_from = checkpoint.path
         return checkpoint
 
     def _loaders(self) -> dict:
@@ -205,19 +322,34 @@ class Trainer:
 
     def _save_after_interrupt(self) -> str | None:
         """Checkpoint ``<out_dir>/interrupted.npz`` (if there is an out_dir); return its path."""
-        return None if self.out_dir is None else self.save_checkpoint(self.output_path("interrupted.npz"))
+        if self.out_dir is None:
+            return None
+        try:
+            return self.save_checkpoint(self.output_path("interrupted.npz"))
+        except TrainingError as error:
+            print(f"\n{error}", file=sys.stderr)
+            return None
 
-    def _report_interrupt(self, path: str | None) -> None:
+    def _report_interrupt(self, path: str | None, at_boundary: bool = True) -> None:
         where = f"in epoch {self.epoch + 1} after {self.batch_in_epoch} steps"
-        if path is None:
+        if not at_boundary:
+            print(f"\nTraining stopped at once {where}, part-way through a step: nothing saved "
+                  f"(a half-done step cannot be resumed exactly); {self._kept_checkpoint()}", file=sys.stderr)
+        elif path is None:
             print(f"\nTraining interrupted {where}; nothing saved (the Trainer has no out_dir)", file=sys.stderr)
         else:
             print(f"\nTraining interrupted {where}: checkpoint saved to {path}\n"
-                  f"Resume with fit(..., resume={path!r}) (a step cut off midway may have updated some "
-                  "parameters already)", file=sys.stderr)
+                  f"Resume with fit(..., resume={path!r}) or `tinygdl train --resume {path}`", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- helpers shared with supervised.py
+
+ON_NAN = ("stop", "skip-batch", "ignore")
+
+
+def _values(logs: dict) -> str:
+    return ", ".join(f"{name} = {value}" for name, value in logs.items())
+
 
 
 def evaluate_loader(eval_step, loader, models=()) -> dict:

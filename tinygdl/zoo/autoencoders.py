@@ -33,9 +33,12 @@ import numpy as np
 from .. import latent, plot
 from ..data import ArrayDataset, DataLoader, paths
 from ..data.image_folder import AttributeImageFolder, ImageFiles
+from ..errors import ConfigError
 from ..losses import binary_cross_entropy, mse_loss
 from ..models import autoencoders as ae
 from ..models import vae as vae_models
+from ..nn.module import evaluation_mode
+from ..ops.creation import zeros
 from ..optim import Adam
 from ..training import evaluate_loader
 from ..training.trainer import metrics_as_floats
@@ -116,6 +119,19 @@ class _ImageAutoencoder(Recipe):
 
     def eval_step(self, models):
         return lambda batch: metrics_as_floats(self.terms(models["model"], batch[0]))
+
+    def check_networks(self, models):
+        """Also the loss of a batch of zeros: a reconstruction of another size than the input
+        (``--image-size 3``) fails here, before the data is loaded."""
+        super().check_networks(models)
+        model = models["model"]
+        x = zeros(2, *self.input_shape(), dtype=next(iter(model.parameters())).dtype, device=model.device)
+        try:
+            with evaluation_mode([model]):
+                self.terms(model, x)
+        except ValueError as error:
+            raise ConfigError(f"{self.name}: image_size {self.image_size} does not fit this model on "
+                              f"{self.dataset}: {error}") from None
 
     # -- results ---------------------------------------------------------------------------------
 
@@ -228,14 +244,24 @@ class VAEFashion(_ImageAutoencoder):
         vector = latent.attribute_vector(means, has)
         latent.attribute_figure(model, images[~has][:5], vector, self.output(out_dir, "attribute_arithmetic.png"))
 
+    def check_data(self):
+        """The attribute of the end-of-run latent arithmetic must exist (checked before training)."""
+        self.attribute_index()
+
+    def attribute_index(self, name: str | None = None) -> int:
+        """The position of attribute ``name`` (default: the ``attribute`` setting, else the dataset's
+        ``DEFAULT_ATTRIBUTE``) among the class names (CelebA: the CSV's attributes)."""
+        name = name or self.attribute or DEFAULT_ATTRIBUTE[self.dataset]
+        names = list(self.class_names())
+        if name not in names:
+            raise ConfigError(f"{self.name}: unknown attribute {name!r} (--set attribute=...); {self.dataset} has "
+                              f"{', '.join(names)}")
+        return names.index(name)
+
     def has_attribute(self, labels, name: str | None = None) -> np.ndarray:
         """Which images (by their labels) have attribute ``name`` (default: the ``attribute`` setting,
         else the dataset's ``DEFAULT_ATTRIBUTE``); for class labels, the attribute is a class."""
-        name = name or self.attribute or DEFAULT_ATTRIBUTE[self.dataset]
-        classes = list(self.class_names())
-        if name not in classes:
-            raise ValueError(f"{self.name}: unknown attribute {name!r}; {self.dataset} has {', '.join(classes)}")
-        return labels == classes.index(name)
+        return labels == self.attribute_index(name)
 
 
 class VAEFaces(VAEFashion):
@@ -300,11 +326,7 @@ class VAEFaces(VAEFashion):
     def has_attribute(self, labels, name=None):
         if self.dataset != "celeba":
             return super().has_attribute(labels, name)
-        name = name or self.attribute or DEFAULT_ATTRIBUTE["celeba"]
-        attributes = list(self.class_names())
-        if name not in attributes:
-            raise ValueError(f"vae_faces: unknown CelebA attribute {name!r}; the CSV has {', '.join(attributes)}")
-        return labels[:, attributes.index(name)] > 0
+        return labels[:, self.attribute_index(name)] > 0
 
 
 def _unit_nchw(images, targets):

@@ -25,6 +25,7 @@ from .. import plot
 from ..data import ArrayDataset
 from ..data.image_folder import ImageFiles, image_files
 from ..data.transforms import to_float_nchw
+from ..errors import ConfigError
 from ..models import gan
 from ..models import gan_training as steps
 from ..nn.module import evaluation_mode
@@ -66,6 +67,19 @@ class _GAN(Recipe):
         native = SHAPES[self.dataset][-1]
         return load_images(self.dataset, pad_to=32 if native == 28 else None, image_size=self.image_size,
                            symmetric=self.value_range[0] < 0, limit=limit, channels=self.channels())
+
+    # -- what a checkpoint keeps besides the weights: the experience-replay buffer -----------------
+
+    def state_dict(self):
+        buffer = getattr(self, "_replay", None)
+        return {"replay_images": buffer.images.numpy()} if buffer is not None and len(buffer) else {}
+
+    def load_state_dict(self, state):
+        state = dict(state)
+        self._saved_replay = state.pop("replay_images", None)
+        super().load_state_dict(state)  # anything else is not ours: an error
+        if getattr(self, "_replay", None) is not None and self._saved_replay is not None:
+            self._replay.images = tensor(self._saved_replay, device=self._replay_device)
 
     def training_images(self) -> np.ndarray:
         if getattr(self, "splits", None) is None:
@@ -133,7 +147,8 @@ class DCGAN(_GAN):
 
     def train_step(self, models, optimizers):
         return steps.DCGANStep(models["generator"], models["discriminator"], optimizers["generator"],
-                               optimizers["discriminator"], self.latent_dim, self.label_noise, replay_buffer(self))
+                               optimizers["discriminator"], self.latent_dim, self.label_noise,
+                               replay_buffer(self, models["generator"]))
 
 
 class WGANGP(_GAN):
@@ -178,10 +193,19 @@ class CGAN(WGANGP):
             return ("animal", "vehicle")
         return CLASSES[self.dataset]
 
+    sample_options = {"class": None}  # tinygdl sample CKPT --set class=3 (or a name): one class; else one row each
+    sample_option_help = {"class": "one class, by name or number (default: one row per class)"}
+
+    def validate(self):
+        super().validate()
+        self.label_kind()
+        if self.sample_class is not None:
+            self.class_index(self.sample_class)
+
     def label_kind(self) -> str:
         kind = self.label or ("vehicle" if self.dataset == "cifar10" else "class")
         if kind not in ("vehicle", "class") or (kind == "vehicle" and self.dataset != "cifar10"):
-            raise ValueError(f"cgan: label must be 'class', or 'vehicle' on cifar10; got {kind!r} on {self.dataset}")
+            raise ConfigError(f"cgan: label must be 'class', or 'vehicle' on cifar10; got {kind!r} on {self.dataset}")
         return kind
 
     def num_classes(self) -> int:
@@ -208,9 +232,11 @@ class CGAN(WGANGP):
     def class_index(self, label) -> int:
         """A class given by name or number."""
         names = self.class_names()
-        index = names.index(label) if label in names else int(label)
-        if not 0 <= index < len(names):
-            raise ValueError(f"cgan: no class {label!r}; classes: {', '.join(names)}")
+        index = names.index(label) if label in names else label
+        if isinstance(index, str) and index.lstrip("-").isdigit():
+            index = int(index)
+        if not isinstance(index, int) or not 0 <= index < len(names):
+            raise ConfigError(f"cgan: no class {label!r}; classes: {', '.join(names)} (or 0-{len(names) - 1})")
         return index
 
     def generate_class(self, models, label, n: int) -> np.ndarray:
@@ -222,13 +248,18 @@ class CGAN(WGANGP):
             return generator(z, one_hot(tensor(labels, device=generator.device), self.num_classes(),
                                         dtype=z.dtype)).numpy()
 
-    def generate(self, models, n):
-        return self.generate_class(models, self.sample_class if self.sample_class is not None else 0, n)
+    def generate(self, models, n, label=None):
+        label = label if label is not None else self.sample_class
+        return self.generate_class(models, label if label is not None else 0, n)
 
-    def sample(self, models, path, n=10):
-        """One row per class (the same z along each column), or ``n`` images of ``sample_class``."""
-        if self.sample_class is not None:
-            return super().sample(models, path, n)
+    def sample(self, models, path, n=10, **options):
+        """One row per class (the same z along each column), or ``n`` images of one class (the
+        ``class`` sampling option, else the ``sample_class`` setting)."""
+        label = options.get("class")
+        label = label if label is not None else self.sample_class
+        if label is not None:
+            self.class_index(label)
+            return plot.image_grid(self.generate(models, n, label), path, value_range=self.value_range)
         names = self.class_names()
         rows = [self.generate_class(models, k, n) for k in range(len(names))]
         titles = [names[k] if i == 0 else "" for k in range(len(names)) for i in range(n)]
@@ -262,7 +293,8 @@ class DenseGAN(_GAN):
 
     def train_step(self, models, optimizers):
         return steps.DenseGANStep(models["generator"], models["discriminator"], optimizers["generator"],
-                                  optimizers["discriminator"], self.latent_dim, replay_buffer(self))
+                                  optimizers["discriminator"], self.latent_dim,
+                                  replay_buffer(self, models["generator"]))
 
 
 class WGAN(_GAN):
@@ -278,6 +310,13 @@ class WGAN(_GAN):
     def build(self):
         return {"generator": gan.wgan_generator(self.latent_dim, self.channels(), self.image_size),
                 "critic": gan.wgan_critic(self.channels(), self.image_size)}
+
+    def validate(self):
+        super().validate()
+        wanted = self.only_class or "all"
+        if wanted != "all" and wanted not in CLASSES[self.dataset]:
+            raise ConfigError(f"wgan: only_class {wanted!r} is not a class of {self.dataset} "
+                              f"({', '.join(CLASSES[self.dataset])}) nor 'all'")
 
     def load_splits(self):
         wanted = self.only_class or ("horse" if self.dataset == "cifar10" else "all")
@@ -305,9 +344,16 @@ def keras_rmsprop(models: dict, lr: float) -> dict:
     return {role: RMSprop(model.parameters(), lr=lr, alpha=0.9, eps=1e-7) for role, model in models.items()}
 
 
-def replay_buffer(recipe) -> "steps.ReplayBuffer | None":
-    """The recipe's experience replay (``replay`` > 0: that fraction of extra, earlier fakes)."""
-    return steps.ReplayBuffer(recipe.replay_size, recipe.replay) if recipe.replay else None
+def replay_buffer(recipe, like_model) -> "steps.ReplayBuffer | None":
+    """The recipe's experience replay (``replay`` > 0: that fraction of extra, earlier fakes), kept
+    on the recipe so that checkpoints save its images (``state/replay_images``) and a resumed run
+    gets them back."""
+    if not recipe.replay:
+        return None
+    recipe._replay, recipe._replay_device = steps.ReplayBuffer(recipe.replay_size, recipe.replay), like_model.device
+    if getattr(recipe, "_saved_replay", None) is not None:
+        recipe._replay.images = tensor(recipe._saved_replay, device=like_model.device)
+    return recipe._replay
 
 
 def folder_splits(folder: str, image_size: int, limit: int | None) -> ImageSplits:

@@ -9,10 +9,18 @@ Their ``defaults`` are the book's hyperparameters; any of them can be overridden
 
 from __future__ import annotations
 
+import math
 import os
 
 from ..errors import CheckpointError, ConfigError
 from ..nn import Module
+
+# Settings checked by name in every recipe, before any work starts (the zoo's shared vocabulary):
+COUNTS = ("epochs", "batch_size", "latent_dim", "image_size", "critic_steps", "dense", "replay_size", "iwae_k",
+          "hidden", "channels")  # whole numbers (or tuples of them) of at least 1
+OPTIONAL_COUNTS = ("limit", "eval_limit")  # None (all of them) or at least 1
+RATES = ("lr",)  # positive, finite
+FRACTIONS = ("dropout",)  # in [0, 1)
 
 
 class Recipe:
@@ -31,15 +39,60 @@ class Recipe:
                              f"known: {', '.join(sorted(self.defaults))}")
         self.dataset = dataset or type(self).dataset
         if self.datasets and self.dataset not in self.datasets:
-            raise ValueError(f"{self.name} trains on {', '.join(self.datasets)}, not {self.dataset!r}")
+            raise ConfigError(f"{self.name} trains on {', '.join(self.datasets)}, not {self.dataset!r}")
         self.config = {**self.defaults, **{k: _coerce(v, self.defaults[k], k) for k, v in overrides.items()}}
         self.overrides = dict(overrides)
+        self.validate()
 
     def __getattr__(self, name):  # recipe.lr, recipe.epochs ... read from the config
         config = self.__dict__.get("config", {})
         if name in config:
             return config[name]
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    # -- checking the settings before any work --------------------------------------------------
+
+    def validate(self) -> None:
+        """Refuse settings that cannot work (``--set batch_size=0``, ``latent_dim=0``, ``lr=-1``),
+        with the setting's name, before anything is loaded or built.  Subclasses add their own checks
+        (calling ``super().validate()``)."""
+        for key, value in self.config.items():
+            if key in COUNTS or (key in OPTIONAL_COUNTS and value is not None):
+                values = value if isinstance(value, (tuple, list)) else (value,)
+                if not values or not all(_is_count(v) for v in values):
+                    raise ConfigError(f"{self.name}: setting {key} must be a whole number of at least 1"
+                                      f"{' (or unset, for all)' if key in OPTIONAL_COUNTS else ''}, got {value!r}")
+            elif key in RATES and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"{self.name}: setting {key} must be a positive number, got {value!r}")
+            elif key in FRACTIONS and not (isinstance(value, (int, float)) and 0 <= value < 1):
+                raise ConfigError(f"{self.name}: setting {key} must be in [0, 1), got {value!r}")
+
+    def check_networks(self, models: dict) -> None:
+        """Run each network once on a small batch of zeros of its input shape: settings that build
+        a network which cannot run (``--image-size 3`` for a model that halves the image four times)
+        fail here, before the data is loaded, naming the setting."""
+        from ..nn.module import evaluation_mode
+        from ..ops.creation import zeros
+
+        for role, model in models.items():
+            shapes = self.input_shape(role)
+            shapes = shapes if isinstance(shapes, list) else [shapes]
+            dtype = next(iter(model.parameters())).dtype
+            try:
+                with evaluation_mode([model]):
+                    model(*[zeros(2, *shape, dtype=dtype, device=model.device) for shape in shapes])
+            except (TypeError, NotImplementedError):
+                continue  # inputs that are not float arrays (token ids ...): the dry run cannot tell
+            except (ValueError, IndexError, ArithmeticError) as error:
+                sizes = {key: self.config[key] for key in ("image_size", "latent_dim") if key in self.config}
+                settings = ", ".join(f"{key} {value}" for key, value in sizes.items()) or "these settings"
+                raise ConfigError(f"{self.name}: the {role} cannot run with {settings} on {self.dataset} "
+                                  f"(input {tuple(shapes[0])}): {error}") from None
+
+    def check_data(self) -> None:
+        """After ``load_data``, before training: check the settings used only at the end of the run
+        (an attribute name for the latent plots, a class to sample), so a typo fails now, not after
+        the training.  Subclasses override it."""
 
     # -- what subclasses provide ----------------------------------------------------------------
 
@@ -112,6 +165,10 @@ class Recipe:
     def output(out_dir: str, name: str) -> str:
         os.makedirs(out_dir, exist_ok=True)
         return os.path.join(out_dir, name)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _coerce(value, default, key: str = "setting"):

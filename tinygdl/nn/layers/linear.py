@@ -55,6 +55,8 @@ class Embedding(Module):
     initializer is Keras's, ``U(−0.05, 0.05)`` (PyTorch draws N(0, 1)).
     """
 
+    integer_input = True  # ids, not values: Module's dtype check does not apply
+
     def __init__(self, num_embeddings: int, embedding_dim: int, init=KERAS_EMBEDDING_INIT):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
