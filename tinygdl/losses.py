@@ -74,14 +74,32 @@ def sum_per_sample(values: Tensor) -> Tensor:
 # --------------------------------------------------------------------------- regression
 
 
+def _check_target_shape(loss: str, prediction, target) -> None:
+    """A target that would broadcast the prediction to a bigger shape (prediction (4, 1) against
+    target (4,) gives (4, 4): 16 wrong terms) is a ShapeError naming both shapes; a scalar target
+    or one that broadcasts into the prediction's shape is fine."""
+    shapes = getattr(prediction, "shape", None), getattr(target, "shape", None)
+    if None in shapes or shapes[0] == shapes[1]:
+        return
+    try:
+        combined = np.broadcast_shapes(*shapes)
+    except ValueError:
+        return  # the op itself reports shapes that do not broadcast at all
+    if tuple(combined) != tuple(shapes[0]):
+        raise ShapeError(f"{loss}: prediction {tuple(shapes[0])} and target {tuple(shapes[1])} would broadcast "
+                         f"to {tuple(combined)}; give the target the prediction's shape (e.g. reshape it)")
+
+
 def mse_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
     """Mean squared error: ``(prediction − target)²`` per element."""
+    _check_target_shape("mse_loss", prediction, target)
     difference = prediction - target
     return _reduce(difference * difference, reduction)
 
 
 def mae_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
     """Mean absolute error: ``|prediction − target|`` per element (the diffusion model's loss)."""
+    _check_target_shape("mae_loss", prediction, target)
     return _reduce((prediction - target).abs(), reduction)
 
 
@@ -125,6 +143,7 @@ def binary_cross_entropy(probs: Tensor, target, reduction: str = "mean", eps: fl
     allowed (the DCGAN's noisy labels).  Prefer ``binary_cross_entropy_with_logits`` when the model
     can output logits.
     """
+    _check_target_shape("binary_cross_entropy", probs, target)
     p = probs.clip(eps, 1 - eps)
     return _reduce(-(target * (p + eps).log() + (1 - target) * (1 - p + eps).log()), reduction)
 
@@ -159,6 +178,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "m
     to trade recall against precision.  Since ``−log σ(z)`` is the loss of ``z`` against the
     target 1, that is the plain loss plus ``(p − 1)·y·loss(z, 1)``: the same stable Function twice.
     """
+    _check_target_shape("binary_cross_entropy_with_logits", logits, target)
     loss = BinaryCrossEntropyWithLogits()(logits, target)
     if pos_weight is not None:
         ones = _const(backend.get_array_module(logits.data).ones_like(logits.data))
@@ -344,7 +364,7 @@ def kl_div(log_probs: Tensor, target, reduction: str = "mean", log_target: bool 
     over every element (PyTorch's default, not the KL divergence), ``"batchmean"`` (the sum over
     the first axis' size: the KL divergence per sample), ``"sum"``, ``"none"``.
     """
-    target = target if isinstance(target, Tensor) else Tensor(target, dtype=log_probs.dtype)
+    target = target if isinstance(target, Tensor) else Tensor(target, dtype=log_probs.dtype, device=log_probs.device)
     if log_target:
         values = target.exp() * (target - log_probs)
     else:
@@ -372,9 +392,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     """``Σ x1·x2 / (max(‖x1‖, eps)·max(‖x2‖, eps))`` along ``dim`` (PyTorch's; the inputs
     broadcast against each other)."""
     if not isinstance(x2, Tensor):
-        x2 = Tensor(x2, dtype=x1.dtype)
-    if not isinstance(x1, Tensor):
-        x1 = Tensor(x1, dtype=x2.dtype)
+        x2 = Tensor(x2, dtype=x1.dtype, device=x1.device)
     try:
         shape = np.broadcast_shapes(x1.shape, x2.shape)
     except ValueError:
