@@ -8,7 +8,7 @@ Each chapter's models live in their own file.
 
 from __future__ import annotations
 
-from . import autoencoders, classifiers, diffusion, energy, flows, gans, music
+from . import autoencoders, autoregressive, classifiers, diffusion, energy, flows, gans, music, text
 from .recipe import Recipe
 
 REGISTRY: "dict[str, type[Recipe]]" = {}
@@ -19,7 +19,7 @@ def register(recipe_class: "type[Recipe]") -> "type[Recipe]":
     return recipe_class
 
 
-for _chapter in (classifiers, autoencoders, gans, flows, diffusion, energy, music):
+for _chapter in (classifiers, autoencoders, gans, autoregressive, flows, diffusion, text, energy, music):
     for _recipe in _chapter.RECIPES:
         register(_recipe)
 
