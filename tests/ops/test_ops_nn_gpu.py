@@ -1,15 +1,13 @@
 """The neural-network entries of the op table (tinygdl/checks/ops_nn.py) on CuPy (device "cuda")
-against the NumPy results, forward and backward, as ``test_ops_gpu.py`` does for the core ops.
+against the NumPy results, forward and backward, with ``test_ops_gpu.py``'s check of the core ops.
 Marked ``gpu``: skipped unless CuPy sees a CUDA device."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from test_ops_gpu import _run  # tests/ops is on sys.path (pytest's default import mode)
+from test_ops_gpu import test_cuda_matches_cpu as cuda_matches_cpu  # tests/ops is on sys.path (pytest's default)
 
 from tinygdl.checks.ops import SPEC_BY_ID
-from tinygdl.testing import assert_close
 
 NN_GPU_SPECS = [
     "pad-reflect(1,2,2,0)", "pad-circular(-1,2,1,-2)", "pad-replicate(2,1)", "pad-crop-constant",
@@ -32,12 +30,4 @@ def test_nn_gpu_specs_exist():
 @pytest.mark.gpu
 @pytest.mark.parametrize("spec_id", NN_GPU_SPECS)
 def test_cuda_matches_cpu(spec_id):
-    spec = SPEC_BY_ID[spec_id]
-    for case in range(len(spec.cases)):
-        with np.errstate(all="ignore"):
-            cpu, gpu = _run(spec, case, "cpu"), _run(spec, case, "cuda")
-        for c, g in zip(cpu, gpu):
-            if c is None:
-                assert g is None
-            else:
-                assert_close(g, c, rtol=1e-10, atol=1e-12, msg=f"{spec_id} case {case}")
+    cuda_matches_cpu(spec_id)
