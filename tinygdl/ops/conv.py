@@ -439,8 +439,8 @@ def _pool_windows(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: 
     window = _window(x.shape, kernel_size, stride, padding, dilation, op)
     extra = (0, 0)
     if ceil_mode:
-        extra = tuple(_ceil_extra(n, *axis) for n, axis in zip(x.shape[2:], zip(*window[:2], window.dilation,
-                                                                                window.padding)))
+        per_axis = zip(x.shape[2:], window.kernel_size, window.stride, window.dilation, window.padding)
+        extra = tuple(_ceil_extra(*axis) for axis in per_axis)
     (top, bottom), (left, right) = window.padding
     if top + bottom + left + right + extra[0] + extra[1]:
         x = pad(x, ((0, 0), (0, 0), (top, bottom + extra[0]), (left, right + extra[1])), value=pad_value)
