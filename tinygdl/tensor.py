@@ -34,6 +34,7 @@ import weakref
 import numpy as np
 
 from . import backend
+from .errors import DtypeError
 
 # --------------------------------------------------------------------------- global switches
 
@@ -284,8 +285,16 @@ def _raw_index(index):
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None) -> Tensor:
-    """Create a tensor, as ``torch.tensor``: float data defaults to float32."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+    """Create a tensor, as ``torch.tensor``: float data defaults to float32.  Numbers only: text,
+    ``None`` and object arrays are refused (a ``DtypeError``), not stored as arrays nothing can use."""
+    if isinstance(data, (str, bytes)):
+        raise DtypeError(f"tensor() takes numbers, got the {type(data).__name__} {data!r:.40}")
+    result = Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+    if result.dtype.kind not in "biufc":
+        what = " (mixed or non-numeric Python objects)" if result.dtype.kind == "O" else ""
+        raise DtypeError(f"tensor() takes numbers (bool, integer, float or complex), got an array of dtype "
+                         f"{result.dtype}{what}")
+    return result
 
 
 # --------------------------------------------------------------------------- Function
