@@ -291,15 +291,19 @@ def test_conv_transpose2d_gradgradcheck(float64, rng):
 
 
 @pytest.mark.torch
-def test_gradient_penalty_through_conv_matches_torch(torch, rng):
-    """WGAN-GP's use of double backward: d/dW of ||d critic / dx||², against torch."""
-    ours, theirs = _twins(torch, rng, (2, 2, 6, 6), (3, 2, 3, 3), (1, 3, 2, 2))
+@pytest.mark.parametrize("groups", [1, 2])
+def test_gradient_penalty_through_conv_matches_torch(groups, torch, rng):
+    """WGAN-GP's use of double backward: d/dW of ||d critic / dx||², against torch (also through
+    a grouped convolution and a depthwise transposed one)."""
+    ours, theirs = _twins(torch, rng, (2, 2, 6, 6), (4, 2 // groups, 3, 3), (4, 1, 2, 2), (1, 4, 2, 2))
 
-    def penalty(lib, x, w1, w2):
+    def penalty(lib, x, w1, w_t, w2):
         conv = lib.nn.functional.conv2d if lib is torch else F.conv2d
+        conv_t = lib.nn.functional.conv_transpose2d if lib is torch else F.conv_transpose2d
         act = torch.tanh if lib is torch else tg.tanh
-        h = act(conv(x, w1, stride=2, padding=1))
-        score = conv(h, w2).sum()
+        h = act(conv(x, w1, stride=2, padding=1, groups=groups))
+        h = act(conv_t(h, w_t, stride=2, groups=4))
+        score = conv(h, w2, stride=2).sum()
         (gx,) = (torch.autograd.grad(score, x, create_graph=True) if lib is torch
                  else tg.grad(score, x, create_graph=True))
         return (gx * gx).sum()
