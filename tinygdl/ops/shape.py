@@ -322,6 +322,7 @@ def pad(x: Tensor, widths, value=0.0, mode: str = "constant") -> Tensor:
     """
     if isinstance(value, str):
         value, mode = 0.0, value
+    value = 0.0 if value is None else value  # PyTorch's F.pad(..., value=None)
     if mode not in PAD_MODES:
         raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
     widths = _pad_widths(widths, x.ndim)
