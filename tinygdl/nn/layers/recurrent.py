@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ... import backend
 from ...ops.creation import zeros
-from ...ops.elementwise import Sigmoid, _const, sigmoid, tanh
+from ...ops.elementwise import _const, sigmoid, tanh
 from ...ops.shape import concatenate, reshape, split, stack, transpose
 from ...tensor import Function, Tensor, is_grad_enabled
 from .. import init
@@ -27,8 +27,9 @@ class LSTMRecurrence(Function):
     """The whole recurrence as one op: (Z, h0, c0, U) -> (every h_t as (N, T, H), the last c_T).
 
     ``Z`` (N, T, 4H) holds the input projections x_t·W + b of every step (one matrix product
-    before the op).  **Forward** loops over the steps on raw arrays: per step one (N, H)·(H, 4H)
-    product and the gate non-linearities, keeping the gates and cells for backward.
+    before the op).  **Forward** loops over the steps on raw arrays, in place: per step one
+    (N, H)·(H, 4H) product and the gate non-linearities (σ through tanh: σ(x) = ½·tanh(x/2) + ½,
+    exact to rounding and one pass), keeping the gates and cells for backward.
 
     **Backward** (backpropagation through time) is written with Tensor ops, so it is itself
     differentiable.  With δh_t the gradient reaching h_t (from the output at t and from step t+1)
@@ -54,15 +55,23 @@ class LSTMRecurrence(Function):
         cells = xp.empty((t_steps + 1, n, hidden), dtype=z.dtype)  # c_0 ... c_T
         hiddens = xp.empty((t_steps + 1, n, hidden), dtype=z.dtype)  # h_0 ... h_T
         cells[0], hiddens[0] = c0, h0
-        sigmoid_of = Sigmoid().forward
         for t in range(t_steps):
-            z_t = z[:, t] + hiddens[t] @ u
+            # Everything in place in this step's slice of ``gates``: no temporary arrays but g's.
             a = gates[t]
-            a[...] = sigmoid_of(z_t)  # i, f, o; the candidate g block is overwritten with tanh
-            a[:, 2 * hidden:3 * hidden] = xp.tanh(z_t[:, 2 * hidden:3 * hidden])
+            xp.matmul(hiddens[t], u, out=a)
+            a += z[:, t]
             i, f, g, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], a[:, 3 * hidden:]
-            cells[t + 1] = f * cells[t] + i * g
-            hiddens[t + 1] = o * xp.tanh(cells[t + 1])
+            candidate = xp.tanh(g)
+            # σ(x) = ½·tanh(x/2) + ½ for all four blocks (one pass each), then g's block gets tanh.
+            a *= 0.5
+            xp.tanh(a, out=a)
+            a *= 0.5
+            a += 0.5
+            g[...] = candidate
+            xp.multiply(f, cells[t], out=cells[t + 1])
+            cells[t + 1] += i * g
+            xp.tanh(cells[t + 1], out=hiddens[t + 1])
+            hiddens[t + 1] *= o
         self.gates, self.cells, self.hiddens = gates, cells, hiddens
         return xp.ascontiguousarray(hiddens[1:].transpose(1, 0, 2)), cells[t_steps].copy()
 
