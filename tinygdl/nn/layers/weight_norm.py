@@ -67,7 +67,7 @@ class WeightNorm(Module):
 
     def __init__(self, layer: Module, data_init: bool = True):
         super().__init__()
-        weight = layer.weight
+        weight = getattr(layer, "weight", None)
         if not isinstance(weight, Parameter):
             raise TypeError(f"WeightNorm: {type(layer).__name__} has no weight Parameter to normalise")
         del layer.weight
