@@ -135,3 +135,43 @@ def test_the_float64_fixture_sets_the_default_dtype(float64, rng):
     assert tg.get_default_dtype() == np.float64 and float64 is np.float64
     assert tg.tensor([0.5]).dtype == np.float64 and tg.randn(2).dtype == np.float64
     assert rng.standard_normal() == np.random.default_rng(0).standard_normal()  # the rng fixture is seeded
+
+
+# --------------------------------------------------------------------------- PyTorch's dtype rules and *_like
+
+
+def test_full_takes_its_dtype_from_the_value_like_torch(torch):
+    for value in (4, 4.0, True, -2):
+        ours, theirs = tg.full((2,), value), torch.full((2,), value)
+        assert ours.dtype == theirs.numpy().dtype and ours.tolist() == theirs.tolist()
+    assert tg.full((2,), 4, dtype=np.float64).dtype == np.float64
+
+
+def test_linspace_with_an_integer_dtype_truncates_like_torch(torch):
+    for start, stop, num in ((-5, 0, 4), (0, 10, 4), (-3.5, 3.5, 6)):
+        ours = tg.linspace(start, stop, num, dtype=np.int64)
+        assert ours.tolist() == torch.linspace(start, stop, num, dtype=torch.int64).tolist()
+        assert ours.dtype == np.int64
+
+
+def test_like_constructors_match_torch(torch):
+    x_np = np.zeros((3, 2), dtype=np.float64)
+    x, t = tg.Tensor(x_np), torch.from_numpy(x_np)
+    for ours, theirs in ((tg.zeros_like(x), torch.zeros_like(t)), (tg.ones_like(x), torch.ones_like(t)),
+                         (tg.full_like(x, 7), torch.full_like(t, 7)), (tg.empty(3, 2), torch.zeros(3, 2)),
+                         (tg.zeros_like(x, dtype=np.float32), torch.zeros_like(t, dtype=torch.float32))):
+        assert ours.shape == tuple(theirs.shape) and ours.dtype == theirs.numpy().dtype
+        assert_close(ours, theirs)
+    assert tg.full_like(tg.Tensor(np.zeros(2, dtype=np.int64)), 2.7).tolist() == [2, 2]  # x's dtype, as torch
+    assert tg.ones_like(x, requires_grad=True).requires_grad
+
+
+def test_random_like_draws_have_the_shape_dtype_and_moments():
+    x = tg.Tensor(np.zeros((200, 200)))
+    tg.manual_seed(3)
+    u, z = tg.rand_like(x), tg.randn_like(x)
+    assert u.shape == z.shape == x.shape and u.dtype == z.dtype == np.float64
+    assert 0 <= u.numpy().min() and u.numpy().max() < 1 and abs(u.numpy().mean() - 0.5) < 0.01
+    assert abs(z.numpy().mean()) < 0.02 and abs(z.numpy().std() - 1) < 0.02
+    tg.manual_seed(3)
+    assert_close(tg.rand_like(x), u)

@@ -5,6 +5,7 @@ one namespace.  Read them where they are defined (the import lines below say whe
 """
 
 from ..losses import *  # noqa: F401,F403  (mse_loss, binary_cross_entropy, ..., gradient_penalty)
+from ..ops.activations import *  # noqa: F401,F403  (selu, celu, relu6, hardtanh, hardswish, mish, glu, prelu ...)
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import *  # noqa: F401,F403  (conv2d, conv_transpose2d, pooling, upsampling)
 from ..ops.conv3d import *  # noqa: F401,F403  (conv3d, vol2col, col2vol)

@@ -38,8 +38,22 @@ def ones(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def full(shape, value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``shape`` filled with ``value``; without ``dtype`` the value decides, as in PyTorch: bool,
+    int64 for an int, the default float dtype for a float."""
+    if dtype is None:
+        dtype = bool if isinstance(value, (bool, np.bool_)) else np.int64 if isinstance(value, (int, np.integer)) \
+            else _float_dtype(None)
     xp = backend.device(device).xp
-    return _new(xp.full(_shape((shape,)), value, dtype=_float_dtype(dtype)), requires_grad)
+    return _new(xp.full(_shape((shape,)), value, dtype=dtype), requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor of ``shape`` (filled with zeros: unlike ``torch.empty``, never garbage)."""
+    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(x: Tensor, value, dtype=None, requires_grad=False) -> Tensor:
+    return full(x.shape, value, dtype=dtype or x.dtype, device=x.device, requires_grad=requires_grad)
 
 
 def zeros_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
@@ -61,8 +75,13 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
 
 
 def linspace(start, stop, num, dtype=None, device=None) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop`` (both included).  With an integer
+    ``dtype`` the ends and the values are truncated toward zero, as in PyTorch (NumPy rounds down)."""
     xp = backend.device(device).xp
-    return Tensor._wrap(xp.linspace(start, stop, num, dtype=_float_dtype(dtype)))
+    dtype = _float_dtype(dtype) if dtype is None or np.dtype(dtype).kind == "f" else np.dtype(dtype)
+    if dtype.kind == "f":
+        return Tensor._wrap(xp.linspace(start, stop, num, dtype=dtype))
+    return Tensor._wrap(xp.trunc(xp.linspace(int(start), int(stop), num)).astype(dtype))
 
 
 def eye(n, m=None, dtype=None, device=None) -> Tensor:
@@ -88,6 +107,16 @@ def rand(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform draws in [0, 1)."""
     gen = backend.generator(device)
     return _new(gen.random(_shape(shape), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def randn_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    """Standard normal draws of x's shape, dtype and device."""
+    return randn(x.shape, dtype=dtype or x.dtype, device=x.device, requires_grad=requires_grad)
+
+
+def rand_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    """Uniform draws in [0, 1) of x's shape, dtype and device."""
+    return rand(x.shape, dtype=dtype or x.dtype, device=x.device, requires_grad=requires_grad)
 
 
 def randint(low, high=None, shape=(), device=None) -> Tensor:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend, kernels
-from ..tensor import Function, Tensor, _tensors
+from ..errors import ConfigError, ShapeError, TinyGDLError
+from ..tensor import Function, Tensor, _as_tensor_like, _tensors
 from .shape import sum_to
 
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
@@ -25,6 +28,64 @@ def _grad_if(x: Tensor, g):
 def _const(array) -> Tensor:
     """A constant tensor (no gradient) — masks and coefficients used inside backward formulas."""
     return Tensor._wrap(array)
+
+
+# --------------------------------------------------------------------------- type promotion
+# PyTorch's rule, not NumPy's (docs/engine.md, "Type promotion"): the result of a binary op has the
+# dtype of the operand of the higher *category* (bool < integer < float < complex); within one
+# category the wider type wins.  A Python number takes the tensor's dtype if it fits in its
+# category, else the default dtype of its own (a float with an int tensor: float32 by default).
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _number_tensor(value, like: Tensor) -> Tensor:
+    """A Python or NumPy number (or a list/array) as a tensor to combine with ``like``."""
+    kind = like.data.dtype.kind
+    if isinstance(value, (bool, np.bool_)):
+        dtype = like.data.dtype
+    elif isinstance(value, (int, np.integer)):
+        dtype = like.data.dtype if kind != "b" else np.int64
+    elif isinstance(value, (float, np.floating)):
+        dtype = like.data.dtype if kind in "fc" else backend.get_default_dtype()
+    else:
+        return _as_tensor_like(value, like)  # arrays and lists keep their own dtype
+    return Tensor._wrap(_xp(like.data).asarray(value, dtype=dtype))
+
+
+def _operands(a, b):
+    """``a`` and ``b`` as tensors of one dtype, by the promotion rule above."""
+    if not isinstance(a, Tensor):
+        a = _number_tensor(a, b) if isinstance(b, Tensor) else _tensors((a,))[0]
+    if not isinstance(b, Tensor):
+        b = _number_tensor(b, a)
+    if a.data.dtype != b.data.dtype:
+        rank_a, rank_b = _CATEGORY[a.data.dtype.kind], _CATEGORY[b.data.dtype.kind]
+        if rank_a < rank_b:
+            a = a.astype(b.dtype)
+        elif rank_b < rank_a:
+            b = b.astype(a.dtype)
+    return a, b
+
+
+def _floating(a) -> Tensor:
+    """``a`` itself if it is a float tensor, else a copy in the default float dtype (``exp`` of
+    an int tensor is float32, as in PyTorch, not float64 as in NumPy)."""
+    if isinstance(a, Tensor) and a.data.dtype.kind in "fc":
+        return a
+    a = a if isinstance(a, Tensor) else _tensors((a,))[0]
+    return a if a.data.dtype.kind in "fc" else a.astype(backend.get_default_dtype())
+
+
+def _apply(fn: Function, a, b) -> Tensor:
+    """Run a binary op on promoted operands; shapes that do not broadcast raise a ShapeError."""
+    a, b = _operands(a, b)
+    try:
+        return fn(a, b)
+    except ValueError as error:
+        if isinstance(error, TinyGDLError) or "broadcast" not in str(error):
+            raise
+        raise ShapeError(f"{fn.name.lower()}: shapes {a.shape} and {b.shape} do not broadcast") from None
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -116,19 +177,29 @@ def _base_or_one(a: Tensor, mask):
 
 
 def add(a, b):
-    return Add()(a, b)
+    return _apply(Add(), a, b)
 
 
 def sub(a, b):
-    return Sub()(a, b)
+    return _apply(Sub(), a, b)
 
 
 def mul(a, b):
-    return Mul()(a, b)
+    return _apply(Mul(), a, b)
 
 
-def div(a, b):
-    return Div()(a, b)
+def div(a, b, rounding_mode=None):
+    """``a / b``.  True division always gives floats (int / int -> the default float dtype, as in
+    PyTorch); ``rounding_mode="floor"`` is ``floor_divide`` and ``"trunc"`` rounds toward zero
+    (both keep integer dtypes and have zero gradient, as in PyTorch)."""
+    if rounding_mode is not None:
+        from .math import rounded_div
+
+        return rounded_div(a, b, rounding_mode)
+    a, b = _operands(a, b)
+    if a.data.dtype.kind not in "fc":
+        a, b = _floating(a), _floating(b)
+    return _apply(Div(), a, b)
 
 
 def neg(a):
@@ -138,8 +209,8 @@ def neg(a):
 def pow(a, b):
     """``a ** b``; a Python-number exponent is a constant, a Tensor exponent is differentiated."""
     if isinstance(b, (int, float)) and isinstance(a, Tensor):
-        return PowConst(b)(a)
-    return Pow()(a, b)
+        return PowConst(b)(_floating(a) if isinstance(b, float) else a)
+    return _apply(Pow(), a, b)
 
 
 # --------------------------------------------------------------------------- exp, log, roots
@@ -198,19 +269,19 @@ class Erf(Function):
 
 
 def exp(a):
-    return Exp()(a)
+    return Exp()(_floating(a))
 
 
 def log(a):
-    return Log()(a)
+    return Log()(_floating(a))
 
 
 def log1p(a):
-    return Log1p()(a)
+    return Log1p()(_floating(a))
 
 
 def sqrt(a):
-    return Sqrt()(a)
+    return Sqrt()(_floating(a))
 
 
 def abs(a):
@@ -218,7 +289,7 @@ def abs(a):
 
 
 def erf(a):
-    return Erf()(a)
+    return Erf()(_floating(a))
 
 
 def sign(a):
@@ -257,23 +328,46 @@ def _split_by_winner(fn: Function, gy: Tensor, a_wins):
     return sum_to(gy * _const(share_a), a.shape), sum_to(gy * _const(1 - share_a), b.shape)
 
 
-class Clip(Function):
-    """Clamp to [lo, hi]; the gradient passes where lo <= a <= hi (as torch.clamp)."""
+class Clamp(Function):
+    """Clamp ``a`` to [lo, hi] (either bound may be missing); the bounds are numbers (constants)
+    or tensors (differentiated: a bound receives the gradient where it is the output).
 
-    def __init__(self, lo, hi):
-        self.lo, self.hi = lo, hi
+    The gradient passes to ``a`` where lo <= a <= hi, as ``torch.clamp`` (``inclusive=False``:
+    where lo < a < hi, as ``hardtanh``).  Where lo > hi the output is hi, as in NumPy and PyTorch."""
 
-    def forward(self, a):
-        return _xp(a).clip(a, self.lo, self.hi)
+    def __init__(self, lo, hi, inclusive=True):
+        self.lo, self.hi, self.inclusive = lo, hi, inclusive  # numbers, or None where a tensor comes as input
+
+    def forward(self, a, *bounds):
+        lo, hi = self._bounds(bounds)
+        return _xp(a).clip(a, lo, hi)
+
+    def _bounds(self, arrays):
+        arrays = list(arrays)
+        lo = arrays.pop(0) if self.lo is _TENSOR else self.lo
+        hi = arrays.pop(0) if self.hi is _TENSOR else self.hi
+        return lo, hi
 
     def backward(self, gy):
-        a = self.inputs[0].data
-        inside = _xp(a).ones_like(a, dtype=bool)
-        if self.lo is not None:
-            inside &= a >= self.lo
-        if self.hi is not None:
-            inside &= a <= self.hi
-        return gy * _const(inside.astype(gy.dtype))
+        a, *bounds = self.inputs
+        lo, hi = self._bounds([b.data for b in bounds])
+        x, xp = a.data, _xp(a.data)
+        passes = xp.ones_like(x, dtype=bool)
+        if lo is not None:
+            passes &= (x >= lo) if self.inclusive else (x > lo)
+        if hi is not None:
+            passes &= (x <= hi) if self.inclusive else (x < hi)
+        grads = [gy * _const(passes.astype(gy.dtype))]
+        if self.lo is _TENSOR:  # lo is the output where a < lo (and lo < hi: else hi is)
+            chosen = (x < lo) & (lo < hi) if hi is not None else x < lo
+            grads.append(_grad_if(bounds[0], gy * _const(chosen.astype(gy.dtype))))
+        if self.hi is _TENSOR:
+            chosen = (x > hi) | (hi < lo) if lo is not None else x > hi
+            grads.append(_grad_if(bounds[-1], gy * _const(chosen.astype(gy.dtype))))
+        return tuple(grads)
+
+
+_TENSOR = object()  # marks a bound that comes as a tensor input of Clamp
 
 
 class Where(Function):
@@ -293,24 +387,55 @@ class Where(Function):
 
 
 def maximum(a, b):
-    return Maximum()(a, b)
+    return _apply(Maximum(), a, b)
 
 
 def minimum(a, b):
-    return Minimum()(a, b)
+    return _apply(Minimum(), a, b)
 
 
 def clip(a, lo=None, hi=None):
-    return Clip(lo, hi)(a)
+    """Clamp ``a`` to [lo, hi]: numbers or tensors, either may be None (not both)."""
+    if lo is None and hi is None:
+        raise ConfigError("clip: at least one of lo and hi must be given (both are None)")
+    if not isinstance(lo, Tensor) and not isinstance(hi, Tensor):
+        return Clamp(lo, hi)(_floating(a) if isinstance(lo, float) or isinstance(hi, float) else a)
+    bounds = [b for b in (lo, hi) if b is not None]
+    a, *bounds = _broadcastable(a, *bounds)
+    return Clamp(_TENSOR if lo is not None else None, _TENSOR if hi is not None else None)(a, *bounds)
 
 
-def where(condition, a, b):
-    """``a`` where ``condition`` holds, else ``b`` (the condition is a constant, moved to a's device)."""
+def clamp(a, min=None, max=None):  # noqa: A002  (PyTorch's keyword names)
+    """``torch.clamp``: :func:`clip` with the keywords ``min`` and ``max``."""
+    return clip(a, min, max)
+
+
+def _broadcastable(a, *others):
+    """``a`` and ``others`` promoted to one dtype (numbers become tensors)."""
+    out = [a]
+    for other in others:
+        a, other = _operands(a, other)
+        out = [a] + [t.astype(a.dtype) for t in out[1:]] + [other]
+    return out
+
+
+def where(condition, a=None, b=None):
+    """``a`` where ``condition`` holds, else ``b`` (tensors or numbers, promoted as ``add``'s operands).
+    The condition is a constant, moved to a's device.  ``where(condition)`` alone is
+    ``nonzero(condition, as_tuple=True)``, as in NumPy and PyTorch."""
+    if a is None and b is None:
+        from .select import nonzero
+
+        return nonzero(condition, as_tuple=True)
     cond = condition.data if isinstance(condition, Tensor) else condition
-    like = a if isinstance(a, Tensor) else b
-    if isinstance(like, Tensor):
-        cond = backend.to_device(cond, like.device)
-    return Where(cond)(a, b)
+    a, b = _operands(a if isinstance(a, Tensor) or isinstance(b, Tensor) else Tensor(a), b)
+    try:
+        return Where(backend.to_device(cond, a.device))(a, b)
+    except ValueError as error:
+        if isinstance(error, TinyGDLError) or "broadcast" not in str(error):
+            raise
+        raise ShapeError(f"where: condition {np.shape(cond)}, branches {a.shape} and {b.shape} "
+                         "do not broadcast") from None
 
 
 # --------------------------------------------------------------------------- trigonometry
@@ -342,15 +467,15 @@ class Tanh(Function):
 
 
 def sin(a):
-    return Sin()(a)
+    return Sin()(_floating(a))
 
 
 def cos(a):
-    return Cos()(a)
+    return Cos()(_floating(a))
 
 
 def tanh(a):
-    return Tanh()(a)
+    return Tanh()(_floating(a))
 
 
 # --------------------------------------------------------------------------- activations
@@ -427,7 +552,7 @@ class ELU(Function):
 
 
 def sigmoid(a):
-    return Sigmoid()(a)
+    return Sigmoid()(_floating(a))
 
 
 def relu(a):
@@ -475,5 +600,15 @@ class Softplus(Function):
         return gy * sigmoid(self.inputs[0])
 
 
-def softplus(a):
-    return Softplus()(a)
+def softplus(a, beta=1.0, threshold=20.0):
+    """``log(1 + e^(beta·a)) / beta``.  Where ``beta·a > threshold`` the result is ``a`` itself, as in
+    PyTorch (the two differ there by less than e^-threshold; ``threshold=None``: never)."""
+    a = _floating(a)
+    scaled = a if beta == 1 else a * beta
+    y = Softplus()(scaled)
+    y = y if beta == 1 else y / beta
+    if threshold is not None:
+        linear = scaled.data > threshold
+        if bool(linear.any()):
+            y = where(linear, a, y)
+    return y

@@ -9,6 +9,8 @@ does the same sum, is fast, and works on both.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from ..tensor import Function, Tensor, _raw_index
 
@@ -64,4 +66,30 @@ class ScatterAdd(Function):
 
 
 def getitem(x: Tensor, index) -> Tensor:
-    return GetItem(_raw_index(index))(x)
+    """``x[index]``, with PyTorch's result shape where it differs from NumPy's.
+
+    The one difference: integers mixed with index arrays.  NumPy counts an integer as an index
+    array, and when index arrays are separated by a slice, their axes go first:
+    ``x[0, :, [0, 1]]`` of a (3, 4, 5) x is (2, 4) in NumPy.  PyTorch applies integers first, as
+    plain indexing, so that the same index gives (4, 2) — the shape one reads off the index.  We
+    follow PyTorch: integers are applied in a first step, the arrays in a second."""
+    index = _raw_index(index)
+    if isinstance(index, tuple) and not _is_basic(index) and any(_is_int(p) for p in index):
+        first = tuple(p for q in index for p in ((q,) if not _is_array(q) else (slice(None),) * _axes_of(q)))
+        second = tuple(q if _is_array(q) or q is Ellipsis else slice(None) for q in index if not _is_int(q))
+        return GetItem(second)(GetItem(first)(x))
+    return GetItem(index)(x)
+
+
+def _is_int(part) -> bool:
+    return isinstance(part, (int, np.integer)) and not isinstance(part, (bool, np.bool_))
+
+
+def _is_array(part) -> bool:
+    return not (part is None or part is Ellipsis or isinstance(part, slice) or _is_int(part))
+
+
+def _axes_of(array_index) -> int:
+    """How many axes an index array consumes: a boolean mask one per dimension, integers one."""
+    dtype = getattr(array_index, "dtype", None)
+    return array_index.ndim if dtype is not None and dtype.kind == "b" else 1

@@ -10,22 +10,25 @@ import builtins
 import math
 
 from .. import backend
+from ..errors import ConfigError, ShapeError
 from ..tensor import Function, Tensor, _tensors
-from .elementwise import _const, exp, log, sqrt
-from .shape import broadcast_to, flip, reshape
+from .elementwise import _const, _floating, exp, log, sqrt, where
+from .movement import astype
+from .shape import broadcast_to, concatenate, flip, movedim, reshape, transpose, unsqueeze
 
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 
 def _normalize_axes(axis, ndim: int, op: str):
-    """``axis`` as a sorted tuple of non-negative ints (all axes for None)."""
+    """``axis`` as a sorted tuple of non-negative ints (all axes for None).  A 0-d tensor accepts
+    axis 0 or -1 and has no axis to reduce (as in PyTorch: ``sum(x, 0)`` of a 0-d x is x)."""
     if axis is None:
         return tuple(range(ndim))
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     for a in axes:
-        if not -ndim <= a < builtins.max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+    return tuple(sorted(a % ndim for a in axes)) if ndim else ()
 
 
 def _keepdims_shape(shape, axes):
@@ -73,26 +76,101 @@ class MaxMin(Function):
         return _expand_back(gy, self.inputs[0].shape, self.axes) * _const(self.share)
 
 
-def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def sum(x: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
+    """Sum over ``axis``; ``dtype``: cast first (``sum(dtype=float32)`` of an int tensor)."""
+    x = x if dtype is None else astype(x, dtype)
     return Sum(_normalize_axes(axis, x.ndim, "sum"), keepdims)(x)
 
 
-def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def mean(x: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
+    """Mean over ``axis``; the mean of an int tensor is in the default float dtype (or ``dtype``)."""
+    x = _floating(x) if dtype is None else astype(x, dtype)
     axes = _normalize_axes(axis, x.ndim, "mean")
     count = _count(x.shape, axes)
     return Sum(axes, keepdims)(x) * (1.0 / count if count else float("nan"))  # the mean of nothing is NaN
 
 
-def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance; ``ddof=0`` (NumPy's default) divides by n, ``ddof=1`` by n-1 (PyTorch's default)."""
+def _correction(op: str, ddof, correction, unbiased) -> int:
+    """The number subtracted from n in var/std: one of three spellings, default 0 (NumPy's ddof=0)."""
+    given = [v for v in (ddof, correction, unbiased) if v is not None]
+    if len(given) > 1:
+        raise ConfigError(f"{op}: give at most one of ddof, correction and unbiased")
+    if unbiased is not None:
+        return int(bool(unbiased))
+    return given[0] if given else 0
+
+
+def var(x: Tensor, axis=None, keepdims: bool = False, ddof=None, *, correction=None, unbiased=None) -> Tensor:
+    """Variance, dividing by n − correction.  The default is NumPy's (n, the maximum-likelihood
+    estimate); PyTorch's default is n − 1: pass ``correction=1``, ``ddof=1`` or ``unbiased=True``."""
+    x = _floating(x)
     axes = _normalize_axes(axis, x.ndim, "var")
     centered = x - mean(x, axes, keepdims=True)
-    dof = _count(x.shape, axes) - ddof  # <= 0: NaN (or inf), as NumPy and PyTorch, not ZeroDivisionError
+    dof = _count(x.shape, axes) - _correction("var", ddof, correction, unbiased)
+    # dof <= 0: NaN (or inf), as NumPy and PyTorch, not ZeroDivisionError
     return sum(centered * centered, axes, keepdims) * (1.0 / dof if dof > 0 else math.inf)
 
 
-def std(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    return sqrt(var(x, axis, keepdims, ddof))
+def std(x: Tensor, axis=None, keepdims: bool = False, ddof=None, *, correction=None, unbiased=None) -> Tensor:
+    """Standard deviation, ``sqrt(var(...))``: the same arguments and the same default (n, not n − 1)."""
+    return sqrt(var(x, axis, keepdims, ddof, correction=correction, unbiased=unbiased))
+
+
+def var_mean(x: Tensor, axis=None, keepdims: bool = False, ddof=None, *, correction=None, unbiased=None):
+    """``(var, mean)`` in one call, as ``torch.var_mean`` (same default as :func:`var`)."""
+    return var(x, axis, keepdims, ddof, correction=correction, unbiased=unbiased), mean(x, axis, keepdims)
+
+
+def std_mean(x: Tensor, axis=None, keepdims: bool = False, ddof=None, *, correction=None, unbiased=None):
+    """``(std, mean)`` in one call, as ``torch.std_mean``."""
+    return std(x, axis, keepdims, ddof, correction=correction, unbiased=unbiased), mean(x, axis, keepdims)
+
+
+class Prod(Function):
+    """Product over axes.  ∂y/∂x_i is the product of the *other* elements: ``y / x_i`` when no x is
+    zero; in general (zeros included) the product of everything before x_i times everything after
+    it, two exclusive cumulative products (Tensor ops, so twice differentiable)."""
+
+    def __init__(self, axes, keepdims):
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, a):
+        return a.prod(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        g = _expand_back(gy, x.shape, self.axes)
+        if bool((x.data != 0).all()):
+            return g * _expand_back(self.output(), x.shape, self.axes) / x
+        return g * _product_of_others(x, self.axes)
+
+
+def _product_of_others(x: Tensor, axes) -> Tensor:
+    kept = [i for i in range(x.ndim) if i not in axes]
+    order = kept + list(axes)
+    moved = transpose(x, tuple(order)) if x.ndim else x
+    flat = reshape(moved, moved.shape[:len(kept)] + (-1,))
+    one = _const(_xp(x.data).ones(flat.shape[:-1] + (1,), dtype=x.dtype))
+    before = cumprod(concatenate([one, flat[..., :-1]], -1), -1)  # x_0 ··· x_(i−1)
+    after = flip(cumprod(flip(concatenate([flat[..., 1:], one], -1), -1), -1), -1)  # x_(i+1) ··· x_(n−1)
+    others = reshape(before * after, moved.shape)
+    return transpose(others, tuple(order.index(i) for i in range(x.ndim))) if x.ndim else others
+
+
+def prod(x: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
+    """Product over ``axis``; differentiable, also where some elements are zero."""
+    x = x if dtype is None else astype(x, dtype)
+    return Prod(_normalize_axes(axis, x.ndim, "prod"), keepdims)(x)
+
+
+def any(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001  (PyTorch's name)
+    """True where some element along ``axis`` is nonzero (a constant bool tensor)."""
+    return _const(x.data.any(axis=_normalize_axes(axis, x.ndim, "any"), keepdims=keepdims))
+
+
+def all(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """True where every element along ``axis`` is nonzero (a constant bool tensor)."""
+    return _const(x.data.all(axis=_normalize_axes(axis, x.ndim, "all"), keepdims=keepdims))
 
 
 def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -115,12 +193,21 @@ def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def argmax(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Index of the largest element (int64; not differentiable)."""
-    return _const(_xp(x.data).argmax(x.data, axis=axis, keepdims=keepdims))
+    """Index of the largest element (int64; not differentiable).  ``axis=None``: the index into the
+    flattened tensor (with ``keepdims``, shaped (1, ..., 1), as NumPy and PyTorch)."""
+    return _arg_extreme(x, axis, keepdims, "argmax")
 
 
 def argmin(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    return _const(_xp(x.data).argmin(x.data, axis=axis, keepdims=keepdims))
+    """Index of the smallest element (see :func:`argmax`)."""
+    return _arg_extreme(x, axis, keepdims, "argmin")
+
+
+def _arg_extreme(x: Tensor, axis, keepdims, name):
+    if axis is not None:
+        axis = _normalize_axes(axis, x.ndim, name)
+        axis = axis[0] if axis else None  # a 0-d tensor: its one element
+    return _const(getattr(_xp(x.data), name)(x.data, axis=axis, keepdims=keepdims))
 
 
 # --------------------------------------------------------------------------- cumulative ops
@@ -178,14 +265,59 @@ def _where_const(mask, value, x: Tensor) -> Tensor:
 
 
 def cumsum(x: Tensor, axis: int | None = 0) -> Tensor:
-    """Running sum along ``axis`` (``None``: over the flattened tensor, as NumPy)."""
+    """Running sum along ``axis`` (``None``: over the flattened tensor, as NumPy; a 0-d tensor stays 0-d)."""
     if axis is None:
         return cumsum(reshape(x, (-1,)), 0)
-    return Cumsum(_normalize_axes(axis, x.ndim, "cumsum")[0])(x)
+    axes = _normalize_axes(axis, x.ndim, "cumsum")
+    return Cumsum(axes[0])(x) if axes else reshape(x, ())
 
 
 def cumprod(x: Tensor, axis: int | None = 0) -> Tensor:
     """Running product along ``axis`` (``None``: over the flattened tensor, as NumPy)."""
     if axis is None:
         return cumprod(reshape(x, (-1,)), 0)
-    return Cumprod(_normalize_axes(axis, x.ndim, "cumprod")[0])(x)
+    axes = _normalize_axes(axis, x.ndim, "cumprod")
+    return Cumprod(axes[0])(x) if axes else reshape(x, ())
+
+
+def logcumsumexp(x: Tensor, axis: int = 0) -> Tensor:
+    """``y_j = log Σ_{i<=j} e^{x_i}`` along ``axis``, stable.
+
+    Built from ops: arrange each slice as an n×n matrix whose row j holds x_0..x_j and −inf after
+    (the lower triangle), then take ``logsumexp`` of every row.  Exact, overflow-free and twice
+    differentiable, at the price of n² memory per slice (fine for sequence lengths, not for 10^5)."""
+    x = _floating(x)
+    axes = _normalize_axes(axis, x.ndim, "logcumsumexp")
+    if not axes:
+        return x
+    moved = movedim(x, axes[0], -1)
+    xp, n = _xp(x.data), moved.shape[-1]
+    lower = xp.tril(xp.ones((n, n), dtype=bool))  # row j keeps columns i <= j
+    rows = where(lower, unsqueeze(moved, -2), -math.inf)
+    return movedim(logsumexp(rows, axis=-1), -1, axes[0])
+
+
+def cummax(x: Tensor, axis: int):
+    """Running maximum along ``axis``: ``(values, indices)``, each index the position of the
+    (latest) maximum so far, as ``torch.cummax``.  The gradient goes to those positions."""
+    return _running_extreme(x, axis, "maximum", "cummax")
+
+
+def cummin(x: Tensor, axis: int):
+    """Running minimum along ``axis``: ``(values, indices)``, as ``torch.cummin``."""
+    return _running_extreme(x, axis, "minimum", "cummin")
+
+
+def _running_extreme(x: Tensor, axis, ufunc, op):
+    from .select import ValuesIndices, gather
+
+    axes = _normalize_axes(axis, x.ndim, op)
+    xp = _xp(x.data)
+    if not axes:
+        return ValuesIndices(reshape(x, ()), _const(xp.zeros((), dtype=xp.int64)))
+    axis, a = axes[0], x.data
+    running = getattr(xp, ufunc).accumulate(a, axis=axis)
+    positions = xp.arange(a.shape[axis]).reshape((-1,) + (1,) * (a.ndim - axis - 1))
+    # the latest position i <= j at which a_i was the running extreme (ties: the later one)
+    indices = xp.maximum.accumulate(xp.where(a == running, positions, 0), axis=axis)
+    return ValuesIndices(gather(x, axis, indices), _const(indices))

@@ -15,8 +15,8 @@ _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 
 def _axis(axis: int, ndim: int, op: str) -> int:
-    if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
+    if not -max(ndim, 1) <= axis < max(ndim, 1):  # a 0-d tensor accepts 0 and -1, as in PyTorch
+        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
     return axis % max(ndim, 1)
 
 
@@ -54,7 +54,7 @@ class BroadcastTo(Function):
         try:
             return _xp(a).broadcast_to(a, self.shape)
         except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {self.shape}") from None
+            raise ShapeError(f"broadcast_to: cannot broadcast shape {a.shape} to {self.shape}") from None
 
     def backward(self, gy):
         return sum_to(gy, self.inputs[0].shape)
@@ -90,7 +90,7 @@ class Reshape(Function):
         try:
             return a.reshape(self.shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} "
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {a.shape} "
                              f"({a.size} elements) into shape {self.shape}") from None
 
     def backward(self, gy):
@@ -122,7 +122,7 @@ def transpose(x: Tensor, *axes) -> Tensor:
     """Reverse the axes, or permute them as ``axes`` says (NumPy semantics)."""
     axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
     if axes and len(axes) != x.ndim:
-        raise ValueError(f"transpose: {len(axes)} axes given for a tensor with {x.ndim} dimensions")
+        raise ShapeError(f"transpose: {len(axes)} axes given for a tensor with {x.ndim} dimensions")
     return Transpose(tuple(a % x.ndim for a in axes) if axes else None)(x)
 
 
@@ -147,14 +147,31 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
 
 
 def squeeze(x: Tensor, axis=None) -> Tensor:
-    """Drop size-1 axes (all, or the ones named)."""
-    if axis is None:
-        axes = {i for i, s in enumerate(x.shape) if s == 1}
-    else:
-        axes = {_axis(a, x.ndim, "squeeze") for a in (axis if isinstance(axis, (tuple, list)) else (axis,))}
-        if any(x.shape[a] != 1 for a in axes):
-            raise ValueError(f"squeeze: axis {axis} of shape {x.shape} does not have size 1")
-    return reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in axes))
+    """Drop size-1 axes (all, or those named).  A named axis whose size is not 1 stays, as in
+    PyTorch (NumPy raises instead); a 0-d tensor is returned unchanged."""
+    named = range(x.ndim) if axis is None else axis if isinstance(axis, (tuple, list)) else (axis,)
+    axes = {_axis(a, x.ndim, "squeeze") for a in named}
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1)))
+
+
+def unflatten(x: Tensor, axis: int, sizes) -> Tensor:
+    """Split axis ``axis`` into several of ``sizes`` (one may be -1), the inverse of ``flatten``."""
+    axis = _axis(axis, x.ndim, "unflatten")
+    return reshape(x, x.shape[:axis] + tuple(sizes) + x.shape[axis + 1:])
+
+
+def movedim(x: Tensor, source, destination) -> Tensor:
+    """Move axes ``source`` to positions ``destination`` (ints or tuples); the others keep their order."""
+    source = (source,) if isinstance(source, int) else tuple(source)
+    destination = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(source) != len(destination):
+        raise ShapeError(f"movedim: {len(source)} source axes but {len(destination)} destinations")
+    source = [_axis(a, x.ndim, "movedim") for a in source]
+    destination = [_axis(a, x.ndim, "movedim") for a in destination]
+    rest = iter(a for a in range(x.ndim) if a not in source)
+    placed = dict(zip(destination, source))
+    order = tuple(placed[i] if i in placed else next(rest) for i in range(x.ndim))
+    return x if order == tuple(range(x.ndim)) else transpose(x, order)
 
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
@@ -174,7 +191,7 @@ class Concatenate(Function):
         shapes = [a.shape for a in arrays]
         rest = {s[:self.axis] + s[self.axis + 1:] for s in shapes}
         if len(rest) > 1 or len({len(s) for s in shapes}) > 1:
-            raise ValueError(f"concatenate: shapes {shapes} differ outside axis {self.axis}")
+            raise ShapeError(f"concatenate: shapes {shapes} differ outside axis {self.axis}")
         return _xp(arrays[0]).concatenate(arrays, axis=self.axis)
 
     def backward(self, gy):
@@ -218,7 +235,7 @@ def _slice_along(x: Tensor, axis: int, lo: int, hi: int) -> Tensor:
 def concatenate(tensors, axis: int = 0) -> Tensor:
     tensors = _tensors(tuple(tensors))
     if not tensors:
-        raise ValueError("concatenate: needs at least one tensor")
+        raise ShapeError("concatenate: needs at least one tensor")
     return Concatenate(_axis(axis, tensors[0].ndim, "concatenate"))(*tensors)
 
 
@@ -229,7 +246,7 @@ def stack(tensors, axis: int = 0) -> Tensor:
     tensors = _tensors(tuple(tensors))
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
-        raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+        raise ShapeError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
     axis = _axis(axis, tensors[0].ndim + 1, "stack")
     return concatenate([unsqueeze(t, axis) for t in tensors], axis)
 
@@ -240,7 +257,7 @@ def split(x: Tensor, sections, axis: int = 0):
     n = x.shape[axis]
     sizes = [min(sections, n - i) for i in range(0, n, sections)] if isinstance(sections, int) else list(sections)
     if sum(sizes) != n:
-        raise ValueError(f"split: sizes {sizes} do not add up to {n}, the length of axis {axis}")
+        raise ShapeError(f"split: sizes {sizes} do not add up to {n}, the length of axis {axis}")
     return Split(_cumulative(sizes), axis)(x)
 
 
@@ -387,8 +404,23 @@ class Repeat(Function):
         return sum_(reshape(gy, split_shape), axis=self.axis + 1)
 
 
-def repeat(x: Tensor, repeats: int, axis: int = 0) -> Tensor:
-    return Repeat(int(repeats), _axis(axis, x.ndim, "repeat"))(x)
+def repeat_interleave(x: Tensor, repeats: int, axis: int | None = None) -> Tensor:
+    """Each element ``repeats`` times in a row along ``axis`` (``None``: of the flattened tensor), as
+    ``torch.repeat_interleave`` and ``numpy.repeat``: [a, b] -> [a, a, b, b]."""
+    if axis is None:
+        return repeat_interleave(reshape(x, (-1,)), repeats, 0)
+    return Repeat(int(repeats), _axis(axis, x.ndim, "repeat_interleave"))(x)
+
+
+def repeat(x: Tensor, *sizes) -> Tensor:
+    """PyTorch's ``Tensor.repeat``: the whole tensor ``sizes[i]`` times along axis i ([a, b] ->
+    [a, b, a, b]), one count per axis of x (more add leading axes).  This is ``numpy.tile`` — NumPy's
+    ``numpy.repeat`` is :func:`repeat_interleave`; the name means different things in the two."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if len(sizes) < x.ndim:
+        raise ShapeError(f"repeat: {len(sizes)} repeat counts {sizes} given for a tensor of shape {x.shape}; "
+                         "give one per axis (or use tile, which pads with 1s, or repeat_interleave)")
+    return tile(x, sizes)
 
 
 class Tile(Function):
@@ -409,6 +441,60 @@ class Tile(Function):
         interleaved = tuple(v for r, s in zip(self.reps, shape) for v in (r, s))
         summed = sum_(reshape(gy, interleaved), axis=tuple(range(0, 2 * len(shape), 2)))
         return reshape(summed, x.shape)
+
+
+def roll(x: Tensor, shifts, axis=None) -> Tensor:
+    """Shift elements along ``axis`` by ``shifts`` places, wrapping around (``torch.roll``); ``axis=None``:
+    along the flattened tensor, shape kept.  ``shifts`` and ``axis`` may be tuples of the same length."""
+    if axis is None:
+        return reshape(roll(reshape(x, (-1,)), shifts, 0), x.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    if len(shifts) != len(axes):
+        raise ShapeError(f"roll: {len(shifts)} shifts for {len(axes)} axes")
+    from .index import getitem
+
+    xp = _xp(x.data)
+    for shift, a in zip(shifts, axes):
+        a = _axis(a, x.ndim, "roll")
+        n = x.shape[a]
+        if n and shift % n:
+            x = getitem(x, (slice(None),) * a + ((xp.arange(n) - shift) % n,))  # out[i] = x[i - shift]
+    return x
+
+
+def unfold(x: Tensor, axis: int, size: int, step: int) -> Tensor:
+    """``Tensor.unfold``: every window of ``size`` elements along ``axis``, ``step`` apart, as a new last
+    axis: shape (..., n, ...) -> (..., (n − size) // step + 1, ..., size)."""
+    from .index import getitem
+
+    axis = _axis(axis, x.ndim, "unfold")
+    n = x.shape[axis] if x.ndim else 1
+    if not 0 < size <= n or step < 1:
+        raise ShapeError(f"unfold: windows of size {size}, step {step} do not fit axis {axis} of shape {x.shape}")
+    xp = _xp(x.data)
+    windows = xp.arange(0, n - size + 1, step)[:, None] + xp.arange(size)  # (count, size) positions
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    return movedim(getitem(x, (slice(None),) * axis + (windows,)), axis + 1, -1)
+
+
+def meshgrid(*tensors, indexing: str = "ij"):
+    """Coordinate grids from 1-D tensors.  ``indexing="ij"`` (PyTorch's default): output i varies
+    along axis i; ``"xy"`` (NumPy's default) swaps the first two axes."""
+    tensors = _tensors(tuple(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors)
+    if indexing not in ("ij", "xy"):
+        raise ShapeError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    sizes = [t.size for t in tensors]
+    if indexing == "xy" and len(sizes) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for i, t in enumerate(tensors):
+        place = (1 - i if i < 2 else i) if indexing == "xy" and len(sizes) >= 2 else i
+        shape = [1] * len(sizes)
+        shape[place] = t.size
+        grids.append(broadcast_to(reshape(t, tuple(shape)), tuple(sizes)))
+    return tuple(grids)
 
 
 def tile(x: Tensor, reps) -> Tensor:

@@ -3,11 +3,14 @@ derivatives) are in ``tinygdl.ops.elementwise`` and ``tinygdl.ops.neural``."""
 
 from __future__ import annotations
 
+from ... import ops
 from ...ops.elementwise import elu, gelu, leaky_relu, relu, sigmoid, silu, tanh
 from ...ops.neural import softmax
-from ..module import Module
+from ..module import Module, Parameter
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU", "SiLU", "Swish", "ELU", "Identity"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU", "SiLU", "Swish", "ELU", "Identity",
+           "SELU", "CELU", "ReLU6", "Hardtanh", "Hardsigmoid", "Hardswish", "Mish", "Softsign", "LogSigmoid",
+           "Softmin", "Softplus", "GLU", "PReLU"]
 
 
 class ReLU(Module):
@@ -106,3 +109,102 @@ class Identity(Module):
 
     def forward(self, x):
         return x
+
+
+# --------------------------------------------------------------------------- PyTorch's other activations
+# Thin layers over the functions of ``tinygdl.ops.activations`` (read the formulas there), with
+# PyTorch's constructor arguments and defaults.
+
+
+class _Function(Module):
+    """A layer that applies ``function(x, **options)``; ``options`` are shown by ``repr``."""
+
+    function = None
+
+    def __init__(self, **options):
+        super().__init__()
+        self.options = options
+
+    def forward(self, x):
+        return type(self).function(x, **self.options)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+
+
+class SELU(_Function):
+    function = staticmethod(ops.selu)
+
+
+class CELU(_Function):
+    function = staticmethod(ops.celu)
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__(alpha=alpha)
+
+
+class ReLU6(_Function):
+    function = staticmethod(ops.relu6)
+
+
+class Hardtanh(_Function):
+    function = staticmethod(ops.hardtanh)
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+        super().__init__(min_val=min_val, max_val=max_val)
+
+
+class Hardsigmoid(_Function):
+    function = staticmethod(ops.hardsigmoid)
+
+
+class Hardswish(_Function):
+    function = staticmethod(ops.hardswish)
+
+
+class Mish(_Function):
+    function = staticmethod(ops.mish)
+
+
+class Softsign(_Function):
+    function = staticmethod(ops.softsign)
+
+
+class LogSigmoid(_Function):
+    function = staticmethod(ops.logsigmoid)
+
+
+class Softmin(_Function):
+    function = staticmethod(ops.softmin)
+
+    def __init__(self, axis: int = -1):
+        super().__init__(axis=axis)
+
+
+class Softplus(_Function):
+    function = staticmethod(ops.softplus)
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__(beta=beta, threshold=threshold)
+
+
+class GLU(_Function):
+    function = staticmethod(ops.glu)
+
+    def __init__(self, axis: int = -1):
+        super().__init__(axis=axis)
+
+
+class PReLU(Module):
+    """``x`` where x > 0, ``a·x`` elsewhere with a learned slope ``a``: one shared slope, or one
+    per channel (``num_parameters`` = the channel count, axis 1), all starting at ``init`` (0.25)."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+        super().__init__()
+        self.weight = Parameter(ops.full((num_parameters,), float(init)))
+
+    def forward(self, x):
+        return ops.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.weight.size}"
