@@ -37,6 +37,16 @@ def torch():
     return pytest.importorskip("torch")
 
 
+@pytest.fixture
+def torch_one_thread(torch):
+    """PyTorch on one thread for the test (small twin steps: a busy machine makes its pool cost more
+    than the work); the previous thread count is restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(params=["numpy", "numba"])
 def cpu_kernels(request):
     """Run a test once with each CPU flavour of the hot kernels (tinygdl.kernels)."""

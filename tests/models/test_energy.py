@@ -15,15 +15,6 @@ def snapshot(model) -> list:
     return [p.numpy().copy() for p in model.parameters()]
 
 
-@pytest.fixture
-def one_thread(torch):
-    """PyTorch on one thread (on a busy machine its thread pool costs more than these small steps)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
-
-
 # --------------------------------------------------------------------------- the network
 
 
@@ -96,10 +87,10 @@ def test_sampling_leaves_the_network_untouched(rng):
         assert p.requires_grad  # the freeze during each step is undone
 
 
-def test_input_gradient_matches_pytorch(one_thread, rng, float64):
+def test_input_gradient_matches_pytorch(torch_one_thread, rng, float64):
     from benchmarks.twins.energy import torch_energy_network
 
-    torch = one_thread
+    torch = torch_one_thread
     model = energy.energy_network(32)
     twin = torch_energy_network(torch, model)
     x = rng.uniform(-1, 1, (3, 1, 32, 32))
@@ -217,14 +208,14 @@ def twin_logs(torch, dtype, batch_size, image_size, steps, train_steps=50):
 
 
 @pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-12), (np.float32, 1e-4)])
-def test_first_50_steps_match_pytorch(one_thread, dtype, atol):
-    for ours, theirs in twin_logs(one_thread, dtype, batch_size=4, image_size=16, steps=3):
+def test_first_50_steps_match_pytorch(torch_one_thread, dtype, atol):
+    for ours, theirs in twin_logs(torch_one_thread, dtype, batch_size=4, image_size=16, steps=3):
         for key in ours:
             assert ours[key] == pytest.approx(theirs[key], abs=atol), key
 
 
 @pytest.mark.slow
-def test_first_50_steps_match_pytorch_at_book_size(one_thread):
-    for ours, theirs in twin_logs(one_thread, np.float32, batch_size=128, image_size=32, steps=60):
+def test_first_50_steps_match_pytorch_at_book_size(torch_one_thread):
+    for ours, theirs in twin_logs(torch_one_thread, np.float32, batch_size=128, image_size=32, steps=60):
         for key in ours:
             assert ours[key] == pytest.approx(theirs[key], abs=1e-4), key

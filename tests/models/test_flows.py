@@ -187,15 +187,6 @@ def test_recipe_keeps_standardisation_in_the_checkpoint(tmp_path):
 # --------------------------------------------------------------------------- the PyTorch twin
 
 
-@pytest.fixture
-def one_thread(torch):
-    """PyTorch on one thread (on a busy machine its thread pool costs more than these small steps)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
-
-
 def twin_losses(torch, dtype, hidden, steps=50, batch_size=64):
     from benchmarks.twins.flows import KerasAdam, batch_orders, tinygdl_step, torch_realnvp, torch_step, train_losses
 
@@ -214,13 +205,13 @@ def twin_losses(torch, dtype, hidden, steps=50, batch_size=64):
 
 
 @pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-12), (np.float32, 1e-4)])
-def test_first_50_steps_match_pytorch(one_thread, dtype, atol):
-    ours, theirs = twin_losses(one_thread, dtype, hidden=32)
+def test_first_50_steps_match_pytorch(torch_one_thread, dtype, atol):
+    ours, theirs = twin_losses(torch_one_thread, dtype, hidden=32)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=atol)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-11), (np.float32, 1e-4)])
-def test_first_50_steps_match_pytorch_at_book_size(one_thread, dtype, atol):
-    ours, theirs = twin_losses(one_thread, dtype, hidden=256, batch_size=256)
+def test_first_50_steps_match_pytorch_at_book_size(torch_one_thread, dtype, atol):
+    ours, theirs = twin_losses(torch_one_thread, dtype, hidden=256, batch_size=256)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=atol)

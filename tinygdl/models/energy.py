@@ -209,8 +209,8 @@ class EnergyStep:
 
     def run(self, real, draws: StepDraws) -> dict:
         xp = backend.get_array_module(real.data)
-        real = Tensor._wrap(xp.clip(real.data + self.noise * draws.real_noise, -1.0, 1.0))
-        fakes = Tensor._wrap(self.fakes(draws))
+        real = Tensor(xp.clip(real.data + self.noise * draws.real_noise, -1.0, 1.0))
+        fakes = Tensor(self.fakes(draws))
         self.optimizer.zero_grad()
         scores = self.model(concatenate([real, fakes], axis=0))
         n = real.shape[0]

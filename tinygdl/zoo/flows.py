@@ -58,7 +58,7 @@ class RealNVPRecipe(Recipe):
 
     def load_data(self):
         """Two moons (drawn from tinygdl's seeded generator) standardised, and fresh test moons."""
-        train, _ = make_moons(self.config["points"], noise=self.noise)
+        train, _ = make_moons(self.points, noise=self.noise)
         test, _ = make_moons(self.test_points, noise=self.noise, seed=TEST_SEED)
         if self.mean is None:  # a resumed run keeps the checkpoint's statistics
             self.mean = train.mean(axis=0)
