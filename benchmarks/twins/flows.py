@@ -6,7 +6,7 @@ so that both engines take exactly the same update; ``train_losses`` runs either 
 batch orders.  Run as a script, it measures the chapter's closing figures (a few minutes):
 
     python -m benchmarks.twins.flows --steps 3000         test NLL: tinygdl, the twin, a 10-component GMM
-    python -m benchmarks.twins.flows --layers 2,4,8       the same budget with 2, 4, 8 couplings
+    python -m benchmarks.twins.flows --layers 2,4,8 --engines tinygdl     2, 4, 8 couplings, the same budget
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def _nll(log_prob_fn, points) -> float:
     return float(-np.mean(log_prob_fn(points)))
 
 
-def measure(steps: int, layers: list, with_twin: bool, threads: int) -> None:
+def measure(steps: int, layers: list, engines: set, threads: int) -> None:
     import torch
 
     import tinygdl
@@ -193,18 +193,19 @@ def measure(steps: int, layers: list, with_twin: bool, threads: int) -> None:
     (train, test), log_std = _standardise(_moons(0, 30000), _moons(1, 10000))
     batches = batch_orders(np.random.default_rng(0), len(train), BOOK_BATCH, steps)
     print(f"{steps} steps of batch {BOOK_BATCH} ({steps * BOOK_BATCH / len(train):.1f} epochs); test NLL in nats "
-          f"per point, standardised space (add {log_std:.4f} for data units)")
+          f"per point, standardised space (add {log_std:.4f} for data units)", flush=True)
     for count in layers:
         tinygdl.manual_seed(0)
         model = RealNVP(coupling_layers=count)
-        twin = torch_realnvp(torch, model) if with_twin and count == layers[0] else None
-        start = time.perf_counter()
-        losses = train_losses(tinygdl_step(model, tinygdl_adam(model)), train, batches)
-        seconds = time.perf_counter() - start
-        with tinygdl.no_grad():
-            nll = _nll(lambda x, model=model: model.log_prob(tinygdl.tensor(x)).numpy(), test)
-        print(f"tinygdl RealNVP, {count} couplings: test NLL {nll:.4f}, last-epoch train loss "
-              f"{np.mean(losses[-118:]):.4f}, {seconds:.0f} s")
+        twin = torch_realnvp(torch, model) if "torch" in engines else None
+        if "tinygdl" in engines:
+            start = time.perf_counter()
+            losses = train_losses(tinygdl_step(model, tinygdl_adam(model)), train, batches)
+            seconds = time.perf_counter() - start
+            with tinygdl.no_grad():
+                nll = _nll(lambda x, model=model: model.log_prob(tinygdl.tensor(x)).numpy(), test)
+            print(f"tinygdl RealNVP, {count} couplings: test NLL {nll:.4f}, last-epoch train loss "
+                  f"{np.mean(losses[-118:]):.4f}, {seconds:.0f} s", flush=True)
         if twin is not None:
             start = time.perf_counter()
             twin_losses = train_losses(torch_step(torch, twin, KerasAdam(twin.parameters(), lr=1e-4)), train, batches)
@@ -212,7 +213,7 @@ def measure(steps: int, layers: list, with_twin: bool, threads: int) -> None:
             with torch.no_grad():
                 twin_nll = _nll(lambda x, twin=twin: twin.log_prob(torch.from_numpy(x)).numpy(), test)
             print(f"PyTorch twin, {count} couplings: test NLL {twin_nll:.4f}, last-epoch train loss "
-                  f"{np.mean(twin_losses[-118:]):.4f}, {seconds:.0f} s")
+                  f"{np.mean(twin_losses[-118:]):.4f}, {seconds:.0f} s", flush=True)
     from sklearn.mixture import GaussianMixture
 
     gmm = GaussianMixture(10, random_state=0).fit(train)
@@ -223,10 +224,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--layers", default="2", help="comma-separated coupling counts (default 2)")
-    parser.add_argument("--no-twin", action="store_true", help="skip the PyTorch twin")
+    parser.add_argument("--engines", default="tinygdl,torch", help="which to train (default tinygdl,torch)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
-    measure(args.steps, [int(n) for n in args.layers.split(",")], not args.no_twin, args.threads)
+    measure(args.steps, [int(n) for n in args.layers.split(",")], set(args.engines.split(",")), args.threads)
 
 
 if __name__ == "__main__":
