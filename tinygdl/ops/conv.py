@@ -20,7 +20,10 @@ twice (a WGAN-GP critic needs the gradient of a gradient):
   (``groups = channels`` is a depthwise convolution).
 * ``conv1d`` / ``conv_transpose1d`` are the 2-D ops on (N, C, 1, L) images.
 * ``max_pool2d`` / ``avg_pool2d`` take the max / mean of each column of ``im2col`` applied to every
-  channel on its own.
+  channel on its own; ``max_unpool2d`` puts the maxima back where they were.
+* ``adaptive_avg_pool2d`` and bilinear ``interpolate`` are separable: a fixed matrix per image axis,
+  ``y = A_h · x · A_wᵀ``; nearest ``interpolate`` is an integer-array index (or a ``repeat``),
+  ``pixel_shuffle`` a reshape and a transpose.
 
 The im2col/col2im loops themselves are kernels (``tinygdl.kernels``: NumPy reference, Numba, CuPy);
 this module only arranges the matrices around them.
