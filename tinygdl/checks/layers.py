@@ -49,6 +49,12 @@ def _away_from_zero(rng, shapes):
     return [np.sign(x) * (np.abs(x) + 0.1) for x in (rng.standard_normal(s) for s in shapes)]
 
 
+def _clear_of_corners(rng, shapes):
+    """Values at least 0.2 from 0, ±1, ±3 and 6 (the corners of hardtanh, relu6, hardsigmoid)."""
+    grid = np.array([-7.0, -4.5, -2.0, -0.5, 0.5, 2.0, 4.5, 7.0])
+    return [rng.choice(grid, s) + rng.uniform(-0.3, 0.3, s) for s in shapes]
+
+
 def _distinct(rng, shapes):
     """Well-separated values, so that max-pooling never sees a tie."""
     n = int(np.prod(shapes[0]))
@@ -98,6 +104,20 @@ SPECS = [
     LayerSpec("SiLU", nn.SiLU, ((3, 4),), second_order=True, covers=("Swish",)),
     LayerSpec("ELU", nn.ELU, ((3, 4),), make=_away_from_zero),
     LayerSpec("Identity", nn.Identity, ((3, 4),)),
+    # PyTorch's other activations (issue 9); the hard ones on values clear of their corners
+    LayerSpec("SELU", nn.SELU, ((3, 4),), make=_away_from_zero, second_order=True),
+    LayerSpec("CELU", lambda: nn.CELU(0.7), ((3, 4),), make=_away_from_zero, second_order=True),
+    LayerSpec("ReLU6", nn.ReLU6, ((3, 4),), make=_clear_of_corners),
+    LayerSpec("Hardtanh", nn.Hardtanh, ((3, 4),), make=_clear_of_corners),
+    LayerSpec("Hardsigmoid", nn.Hardsigmoid, ((3, 4),), make=_clear_of_corners),
+    LayerSpec("Hardswish", nn.Hardswish, ((3, 4),), make=_clear_of_corners, second_order=True),
+    LayerSpec("Mish", nn.Mish, ((3, 4),), second_order=True),
+    LayerSpec("Softsign", nn.Softsign, ((3, 4),), make=_away_from_zero, second_order=True),
+    LayerSpec("LogSigmoid", nn.LogSigmoid, ((3, 4),), second_order=True),
+    LayerSpec("Softmin", lambda: nn.Softmin(axis=0), ((3, 4),), second_order=True),
+    LayerSpec("Softplus", lambda: nn.Softplus(2.0, 1.0), ((3, 4),), make=_away_from_zero, second_order=True),
+    LayerSpec("GLU", nn.GLU, ((3, 4),), second_order=True),
+    LayerSpec("PReLU", lambda: nn.PReLU(2), ((3, 2, 2),), make=_away_from_zero, second_order=True),
     # -- shape, pooling, resampling, regularization
     LayerSpec("Flatten", nn.Flatten, ((2, 3, 2, 2),)),
     LayerSpec("Reshape", lambda: nn.Reshape((2, 6)), ((3, 12),)),
