@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ... import backend
 from ...ops.creation import zeros
-from ...ops.elementwise import _const, sigmoid, tanh
+from ...ops.elementwise import sigmoid, tanh
 from ...ops.shape import concatenate, reshape, split, stack, transpose
 from ...tensor import Function, Tensor, is_grad_enabled
 from .. import init
@@ -41,10 +41,12 @@ class LSTMRecurrence(Function):
 
     and ∂Z = every δz_t, ∂U = Σ_t h_{t−1}ᵀ·δz_t (one product over all steps), ∂h0, ∂c0 = the last
     δh, δc.  The step-wise factors (everything but δh, δc) are computed for all steps at once
-    before the loop, so each step costs 8 small ops.  Those factors come from the saved arrays as
-    constants when backward is not recorded (the usual case); under ``create_graph=True`` they are
-    recomputed from the inputs with ``lstm_step``, so that second derivatives see how they depend
-    on the inputs (gradgradcheck in tests/nn/test_recurrent.py).
+    before the loop, so each step costs 8 small operations.  The formula is written once
+    (``_through_time``) with operators only, and runs on two kinds of values: under
+    ``create_graph=True`` on Tensors, with the gates recomputed from the inputs by ``lstm_step``,
+    so the backward is recorded and second derivatives see how everything depends on the inputs
+    (gradgradcheck in tests/nn/test_recurrent.py); otherwise (the usual case) on the saved raw
+    arrays, where nothing needs recording and a Tensor per operation would only cost time.
     """
 
     def forward(self, z, h0, c0, u):
@@ -75,12 +77,9 @@ class LSTMRecurrence(Function):
         self.gates, self.cells, self.hiddens = gates, cells, hiddens
         return xp.ascontiguousarray(hiddens[1:].transpose(1, 0, 2)), cells[t_steps].copy()
 
-    def _saved(self):
-        """Gates (T, N, 4H), c_{t−1}, c_t and h_{t−1} (each (T, N, H)) as Tensors: constants, or
-        recomputed from the inputs with Tensor ops when the backward is being recorded."""
-        if not is_grad_enabled():
-            return (_const(self.gates), _const(self.cells[:-1]), _const(self.cells[1:]),
-                    _const(self.hiddens[:-1]))
+    def _recomputed(self):
+        """Gates (T, N, 4H), c_{t−1}, c_t and h_{t−1} (each (T, N, H)) recomputed from the inputs
+        with Tensor ops, so that a recorded backward sees how they depend on the inputs."""
         z, h, c, u = self.inputs
         gates, c_prev, c_next, h_prev = [], [], [], []
         for z_t in split(transpose(z, (1, 0, 2)), 1, axis=0):
@@ -92,30 +91,84 @@ class LSTMRecurrence(Function):
         return stack(gates), stack(c_prev), stack(c_next), stack(h_prev)
 
     def backward(self, g_out, g_c):
-        z, h0, c0, u = self.inputs
-        hidden = u.shape[0]
-        gates, c_prev, c_next, h_prev = self._saved()
-        i, f, g, o = split(gates, hidden, axis=2)
-        tanh_c = tanh(c_next)
-        # Per-step factors: δc from δh, and δz from [δc, δc, δc, δh] (all steps at once).
-        dc_from_dh = o * (1 - tanh_c * tanh_c)
-        dz_factors = concatenate([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tanh_c * o * (1 - o)],
+        if is_grad_enabled():  # recorded (create_graph=True): Tensor ops all the way
+            return _through_time(_TENSOR_OPS, *self._recomputed(), self.inputs[3], g_out, g_c)
+        # Not recorded: the same formula on the saved arrays, without a Tensor per operation.
+        ops = _ArrayOps(backend.get_array_module(self.gates))
+        grads = _through_time(ops, self.gates, self.cells[:-1], self.cells[1:], self.hiddens[:-1],
+                              self.inputs[3].data, *(None if g is None else g.data for g in (g_out, g_c)))
+        return tuple(Tensor._wrap(g) for g in grads)
+
+
+def _through_time(ops, gates, c_prev, c_next, h_prev, u, g_out, g_c):
+    """Backpropagation through time (the formulas of ``LSTMRecurrence``), written once for Tensors
+    and for raw arrays: only + − * @, slicing and the functions of ``ops``.  Returns the gradients
+    of (Z, h0, c0, U)."""
+    hidden = u.shape[0]
+    i, f, g, o = (gates[..., k * hidden:(k + 1) * hidden] for k in range(4))
+    tanh_c = ops.tanh(c_next)
+    # Per-step factors, all steps at once: δc from δh, and δz from [δc, δc, δc, δh].
+    dc_from_dh = o * (1 - tanh_c * tanh_c)
+    dz_factors = ops.concatenate([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tanh_c * o * (1 - o)],
                                  axis=2)
-        u_t = transpose(u)
-        dh = zeros(h0.shape, dtype=z.dtype, device=z.device)
-        dc = g_c if g_c is not None else zeros(c0.shape, dtype=z.dtype, device=z.device)
-        g_steps = transpose(g_out, (1, 0, 2)) if g_out is not None else None
-        dz = [None] * z.shape[1]
-        for t in reversed(range(z.shape[1])):
-            if g_steps is not None:
-                dh = dh + g_steps[t]
-            dc = dc + dh * dc_from_dh[t]
-            dz[t] = concatenate([dc, dc, dc, dh], axis=1) * dz_factors[t]
-            dh = dz[t] @ u_t
-            dc = dc * f[t]
-        dz = stack(dz)  # (T, N, 4H)
-        du = transpose(reshape(h_prev, (-1, hidden))) @ reshape(dz, (-1, 4 * hidden))
-        return transpose(dz, (1, 0, 2)), dh, dc, du
+    u_t = ops.transpose(u)
+    dh = ops.zeros(h_prev.shape[1:], like=gates)
+    dc = g_c if g_c is not None else ops.zeros(h_prev.shape[1:], like=gates)
+    g_steps = ops.transpose(g_out, (1, 0, 2)) if g_out is not None else None
+    steps = gates.shape[0]
+    dz = [None] * steps
+    for t in reversed(range(steps)):
+        if g_steps is not None:
+            dh = dh + g_steps[t]
+        dc = dc + dh * dc_from_dh[t]
+        dz[t] = ops.concatenate([dc, dc, dc, dh], axis=1) * dz_factors[t]
+        dh = dz[t] @ u_t
+        dc = dc * f[t]
+    dz = ops.stack(dz)  # (T, N, 4H)
+    du = ops.transpose(ops.reshape(h_prev, (-1, hidden))) @ ops.reshape(dz, (-1, 4 * hidden))
+    return ops.transpose(dz, (1, 0, 2)), dh, dc, du
+
+
+class _TensorOps:
+    """What ``_through_time`` needs beyond operators, as Tensor ops (differentiable)."""
+
+    tanh = staticmethod(tanh)
+    concatenate = staticmethod(concatenate)
+    stack = staticmethod(stack)
+    transpose = staticmethod(transpose)
+    reshape = staticmethod(reshape)
+
+    @staticmethod
+    def zeros(shape, like):
+        return zeros(shape, dtype=like.dtype, device=like.device)
+
+
+class _ArrayOps:
+    """The same on raw NumPy / CuPy arrays."""
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def tanh(self, x):
+        return self.xp.tanh(x)
+
+    def concatenate(self, arrays, axis):
+        return self.xp.concatenate(arrays, axis=axis)
+
+    def stack(self, arrays):
+        return self.xp.stack(arrays)
+
+    def transpose(self, x, axes=None):
+        return x.transpose(axes)
+
+    def reshape(self, x, shape):
+        return x.reshape(shape)
+
+    def zeros(self, shape, like):
+        return self.xp.zeros(shape, dtype=like.dtype)
+
+
+_TENSOR_OPS = _TensorOps()
 
 
 def lstm_recurrence(z: Tensor, h0: Tensor, c0: Tensor, u: Tensor):
