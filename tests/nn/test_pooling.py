@@ -212,9 +212,11 @@ def test_new_errors_name_the_op_and_shapes():
         F.pixel_unshuffle(tg.zeros(1, 1, 3, 4), 2)
     with pytest.raises(ValueError, match="give exactly one of size and scale_factor"):
         F.interpolate(tg.zeros(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="mode must be 'nearest' or 'linear' for sequences"):
+        F.interpolate(tg.zeros(1, 1, 2), size=3, mode="bilinear")
     with pytest.raises(ValueError, match="align_corners goes with mode='bilinear'"):
         F.interpolate(tg.zeros(1, 1, 2, 2), scale_factor=2, align_corners=True)
-    with pytest.raises(ShapeError, match=r"interpolate: expected an image batch .* got shape \(2, 2\)"):
+    with pytest.raises(ShapeError, match=r"interpolate: expected images .* or sequences .* got shape \(2, 2\)"):
         F.interpolate(tg.zeros(2, 2), size=3)
     with pytest.raises(ShapeError, match=r"max_unpool2d: .* got \(1, 1, 2, 2\) and \(1, 1, 2, 1\)"):
         F.max_unpool2d(tg.zeros(1, 1, 2, 2), np.zeros((1, 1, 2, 1), np.int64), 2)

@@ -116,6 +116,12 @@ for name, options in RESIZES.items():
             fn=lambda x, o=options, c=corners: TF.interpolate(x, mode="bilinear", align_corners=c, **o),
             ref=lambda x, o=options, c=corners: F.interpolate(x, mode="bilinear", align_corners=c, **o),
             cases=(((2, 2, 4, 5),),), second_order=True)
+for name, options in {"size9": dict(size=9), "scale1.6": dict(scale_factor=1.6)}.items():
+    for mode, corners in (("nearest", None), ("linear", True), ("linear", False)):
+        add(id=f"interpolate-sequences-{mode}-{name}-corners{corners}", op="interpolate",
+            fn=lambda x, o=options, m=mode, c=corners: TF.interpolate(x, mode=m, align_corners=c, **o),
+            ref=lambda x, o=options, m=mode, c=corners: F.interpolate(x, mode=m, align_corners=c, **o),
+            cases=(((2, 2, 5),),), second_order=mode == "linear")
 add(id="pixel_shuffle", op="pixel_shuffle", fn=lambda x: TF.pixel_shuffle(x, 2), ref=lambda x: F.pixel_shuffle(x, 2),
     cases=(((2, 8, 3, 2),), ((1, 4, 1, 1),)), second_order=True)
 add(id="pixel_shuffle-3", op="pixel_shuffle", fn=lambda x: TF.pixel_shuffle(x, 3),

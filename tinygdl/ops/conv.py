@@ -666,10 +666,15 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
       centres (``align_corners=False``, the default) or corner-aligned grids (``True``).
       Bilinear interpolation is separable: ``y = A_h · x · A_wᵀ``, two matrix products, and so
       is its gradient.  There is no antialiasing when shrinking (PyTorch's default).
+
+    Sequences (N, C, L) take ``"nearest"`` or ``"linear"`` and an int ``size``/``scale_factor``:
+    they are resized as (N, C, 1, L) images.
     """
     op = "interpolate"
+    if x.ndim == 3:
+        return _interpolate_sequences(x, size, scale_factor, mode, align_corners)
     if x.ndim != 4:
-        raise ShapeError(f"{op}: expected an image batch of shape (N, C, H, W), got shape {x.shape}")
+        raise ShapeError(f"{op}: expected images (N, C, H, W) or sequences (N, C, L), got shape {x.shape}")
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor, got size={size!r}, "
                          f"scale_factor={scale_factor!r}")
@@ -694,6 +699,18 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
     if all(o % n == 0 and bool((p == xp.arange(o) // (o // n)).all()) for n, o, p in zip((h, w), out, (rows, cols))):
         return Repeat(out[1] // w, 3)(Repeat(out[0] // h, 2)(x))  # every pixel r times: cheaper
     return getitem(x, (slice(None), slice(None), rows.reshape(-1, 1), cols.reshape(1, -1)))
+
+
+def _interpolate_sequences(x: Tensor, size, scale_factor, mode: str, align_corners) -> Tensor:
+    """``interpolate`` of (N, C, L) sequences: ``"nearest"`` or ``"linear"`` along L of (N, C, 1, L)."""
+    if mode not in ("nearest", "linear"):
+        raise ValueError(f"interpolate: mode must be 'nearest' or 'linear' for sequences (N, C, L), got {mode!r}")
+    def with_height_one(value):  # an int or a 1-tuple -> (1, value) for the (N, C, 1, L) image
+        return None if value is None else (1, value[0] if isinstance(value, (tuple, list)) else value)
+
+    image = interpolate(unsqueeze(x, 2), with_height_one(size), with_height_one(scale_factor),
+                        "bilinear" if mode == "linear" else mode, align_corners)
+    return squeeze(image, 2)
 
 
 def upsample(x: Tensor, scale_factor=2, mode: str = "nearest") -> Tensor:
