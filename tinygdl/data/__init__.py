@@ -18,10 +18,13 @@ from .paths import DatasetFiles, cache_dir, find_files, search_dirs
 from .text import (
     CharTokenizer,
     WordTokenizer,
+    load_corpus,
     load_text,
     make_windows,
+    pack_documents,
     pad_punctuation,
     pad_sequences,
+    prepare_language_model,
     split_documents,
     split_input_target,
 )
@@ -54,8 +57,9 @@ __all__ = [
     "DataLoader", "Dataset", "DatasetFiles", "DatasetNotFoundError", "DownloadError", "FASHION_MNIST_CLASSES",
     "FLOWERS12_CLASSES", "ImageFolder", "LOADERS", "RemoteFile", "WordTokenizer", "cache_dir", "download_file",
     "find_files", "get_dataset", "load_cifar10", "load_digits", "load_fashion_mnist", "load_flowers",
-    "load_jsb_chorales", "load_mnist", "load_text", "make_moons", "make_windows", "musegan_bars", "one_hot",
-    "pad", "pad_punctuation", "pad_sequences", "quantize", "read_cifar_batch", "read_idx", "read_npz",
+    "load_corpus", "load_jsb_chorales", "load_mnist", "load_text", "make_moons", "make_windows", "musegan_bars",
+    "one_hot", "pack_documents", "pad", "pad_punctuation", "pad_sequences", "prepare_language_model", "quantize",
+    "read_cifar_batch", "read_idx", "read_npz",
     "resize", "scale_to_symmetric", "scale_to_unit", "search_dirs", "split_documents", "split_input_target",
     "to_float_nchw", "to_nchw", "to_nhwc", "to_uint8",
 ]
