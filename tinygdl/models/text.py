@@ -168,8 +168,8 @@ class TokenNLL(Function):
             return (softmax(z, axis=-1) - classes) * unsqueeze(gy, -1)
         xp = backend.get_array_module(z.data)
         g = xp.exp(z.data - self.top - self.log_total)  # softmax(z)
-        xp.put_along_axis(g, self.targets[..., None], xp.take_along_axis(g, self.targets[..., None], axis=-1) - 1,
-                          axis=-1)
+        rows = g.reshape(-1, g.shape[-1])
+        rows[xp.arange(rows.shape[0]), self.targets.ravel()] -= 1
         g *= gy.data[..., None]
         return Tensor._wrap(g)
 
