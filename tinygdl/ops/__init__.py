@@ -18,6 +18,7 @@ from .activations import (
     softmin,
     softsign,
 )
+from .conv3d import conv3d  # noqa: F401  (tg.ops.conv3d; not in __all__, as conv2d)
 from .creation import (
     arange,
     bernoulli,
@@ -40,7 +41,6 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .conv3d import conv3d  # noqa: F401  (tg.ops.conv3d; not in __all__, as conv2d)
 from .einsum import einsum
 from .elementwise import (
     abs,

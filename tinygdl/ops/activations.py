@@ -9,14 +9,11 @@ passes no gradient at its corners (``clamp`` would pass it).
 
 from __future__ import annotations
 
-from .. import backend
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .elementwise import Clamp, _floating, abs, elu, softplus, tanh, where
 from .neural import softmax
 from .shape import _axis, reshape, split
-
-_xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
 # SELU's constants (Klambauer et al. 2017, eq. 14): they make zero mean / unit variance a fixed point.
 SELU_ALPHA = 1.6732632423543772848170429916717

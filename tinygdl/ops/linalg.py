@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..errors import ShapeError
 from ..tensor import Function, Tensor, _tensors
 from .shape import reshape, sum_to, swapaxes
@@ -87,7 +88,6 @@ def cross(a, b, axis: int = -1) -> Tensor:
 
 
 def _triangle(x: Tensor, k: int, lower: bool) -> Tensor:
-    from .. import backend
     from .elementwise import where
 
     if x.ndim < 2:
@@ -110,7 +110,6 @@ def triu(x: Tensor, k: int = 0) -> Tensor:
 
 def diagonal(x: Tensor, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
     """The diagonal ``x[..., i, i + offset]`` of axes ``axis1`` and ``axis2``, as a new last axis."""
-    from .. import backend
     from .shape import movedim
 
     if x.ndim < 2:
@@ -124,7 +123,6 @@ def diagonal(x: Tensor, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tens
 
 def diag(x: Tensor, k: int = 0) -> Tensor:
     """A 1-D ``x``: the square matrix with x on diagonal ``k``; a matrix: its diagonal ``k`` (``torch.diag``)."""
-    from .. import backend
     from .index import ScatterAdd
 
     if x.ndim == 2:

@@ -17,7 +17,7 @@ import numpy as np
 from .. import backend
 from ..errors import ConfigError, DtypeError, ShapeError
 from ..tensor import Function, Tensor, _tensors
-from .elementwise import _const, _operands, where
+from .elementwise import _const, where
 from .index import ScatterAdd, _scatter_add, getitem
 from .shape import _axis, broadcast_to, sum_to
 
@@ -82,7 +82,8 @@ def sort(x: Tensor, axis: int = -1, descending: bool = False) -> ValuesIndices:
 
 
 def topk(x: Tensor, k: int, axis: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:  # noqa: A002
-    """The ``k`` largest (or smallest) values along ``axis`` and their indices, best first."""
+    """The ``k`` largest (or smallest) values along ``axis`` and their indices, best first (always
+    sorted: ``sorted=False`` is accepted for PyTorch's signature)."""
     axis = _axis(axis, x.ndim, "topk")
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:
@@ -222,7 +223,7 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
 def masked_select(x: Tensor, mask) -> Tensor:
     """The elements of ``x`` where ``mask`` (broadcast with x) is True, as a 1-D tensor."""
     mask = mask if isinstance(mask, Tensor) else Tensor(mask)
-    x, _ = _operands(x, x)
+    x = x if isinstance(x, Tensor) else _tensors((x,))[0]
     shape = np.broadcast_shapes(x.shape, mask.shape)
     return getitem(broadcast_to(x, shape), _xp(mask.data).broadcast_to(mask.data, shape))
 
