@@ -277,3 +277,17 @@ def test_pixelcnn_trains_and_samples_from_the_command_line_pieces(tmp_path):
                    out_dir=str(tmp_path / "md"), filters=4, image_size=8, limit=32, eval_limit=16,
                    epoch_samples=1, report_samples=1)
     assert np.isfinite(result.report["test_bits_per_dim"])
+
+
+def test_bad_inputs_are_clear_errors():
+    model = pc.PixelCNNPlusPlus(filters=4)
+    with pytest.raises(ValueError, match="multiples of 2"):
+        model(tg.zeros(1, 1, 5, 6))
+    with pytest.raises(ValueError, match="single-channel"):
+        pc.PixelCNNPlusPlus(channels=3)
+    with pytest.raises(ValueError, match="stream"):
+        pc.GatedResidual(4, "diagonal")
+    with pytest.raises(ValueError, match="skip input is not used"):
+        pc.GatedResidual(4, "vertical")(tg.zeros(1, 4, 2, 2), tg.zeros(1, 4, 2, 2))
+    with pytest.raises(ValueError, match="rows=3"):
+        nn.ShiftedConv2d(1, 1, 3, rows=3, cols=4)

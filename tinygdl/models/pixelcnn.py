@@ -151,9 +151,9 @@ class GatedResidual(Module):
         self.conv_out = _weight_normed(ShiftedConv2d(2 * filters, 2 * filters, 3, rows=2, cols=cols))
 
     def forward(self, u, a=None):
-        t = self.conv_in(concat_elu(u))
         if (a is None) != (self.skip is None):
             raise ValueError(f"GatedResidual({self.stream}): a skip input is {'required' if self.skip else 'not used'}")
+        t = self.conv_in(concat_elu(u))
         if a is not None:
             t = t + self.skip(concat_elu(a))
         t = self.conv_out(self.dropout(concat_elu(t)))
