@@ -298,7 +298,8 @@ class MusicTransformer(nn.Module):
         self.note_head = nn.Linear(2 * embed_dim, n_notes)
         self.duration_head = nn.Linear(2 * embed_dim, n_durations)
 
-    def forward(self, notes, durations, return_weights: bool = False):
+    def embed(self, notes, durations):
+        """The block's input (N, T, 2·embed_dim): each stream's embedding plus the position code, concatenated."""
         notes, durations = _ids(notes), _ids(durations)
         if notes.shape != durations.shape or len(notes.shape) != 2:
             raise ShapeError(f"MusicTransformer: expected note and duration ids of the same shape (N, T), "
@@ -308,10 +309,16 @@ class MusicTransformer(nn.Module):
             raise ShapeError(f"MusicTransformer: sequences of {length} tokens are longer than max_length="
                              f"{self.max_length}")
         code = self.positions[:length]
-        x = concatenate([self.note_embedding(notes) + code, self.duration_embedding(durations) + code], axis=-1)
+        return concatenate([self.note_embedding(notes) + code, self.duration_embedding(durations) + code], axis=-1)
+
+    def decode(self, x, return_weights: bool = False):
+        """The block and the two heads on an embedded sequence: ``(note_logits, duration_logits)``."""
         h, weights = self.block(x, return_weights=True)
         logits = (self.note_head(h), self.duration_head(h))
         return logits + (weights,) if return_weights else logits
+
+    def forward(self, notes, durations, return_weights: bool = False):
+        return self.decode(self.embed(notes, durations), return_weights)
 
 
 def music_transformer_loss(model, notes, durations) -> tuple:
