@@ -264,3 +264,30 @@ def test_book_unet_agrees_with_its_twin_in_float64(torch):
 @pytest.mark.slow
 def test_book_unet_trains_like_its_twin_for_fifty_steps(torch, one_torch_thread):
     assert_training_agrees(torch, UNet().widths, size=32, batch=16)
+
+
+@pytest.mark.gpu
+def test_training_step_and_sampler_on_the_gpu_match_the_cpu():
+    import copy
+
+    tg.manual_seed(0)
+    with tg.default_dtype(np.float64):
+        cpu = build_unet(widths=SMALL_WIDTHS)
+    random_output_layer(cpu)
+    gpu = copy.deepcopy(cpu).to("cuda")
+    rng = np.random.default_rng(0)
+    x0, noise = rng.standard_normal((2, 4, 3, 8, 8))
+    t = rng.uniform(size=(4, 1, 1, 1))
+    for unet, device in ((cpu, "cpu"), (gpu, "cuda")):
+        draws = (tg.tensor(t, dtype="float64", device=device), tg.tensor(noise, dtype="float64", device=device))
+        step = DiffusionStep(unet, AdamW(unet.parameters(), weight_decay=1e-4, eps_convention="keras"),
+                             EMA(unet, 0.9), draw=lambda x, draws=draws: draws)
+        step((tg.tensor(x0, dtype="float64", device=device),))
+    for name, p in cpu.state_dict().items():
+        np.testing.assert_allclose(gpu.state_dict()[name].numpy(), p.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+    z = rng.standard_normal((2, 3, 8, 8))
+    on_cpu = ddim_sample(cpu.eval(), tg.tensor(z, dtype="float64"), 3, eta=1.0, rng=np.random.default_rng(1))
+    on_gpu = ddim_sample(gpu.eval(), tg.tensor(z, dtype="float64", device="cuda"), 3, eta=1.0,
+                         rng=np.random.default_rng(1))
+    assert on_gpu.device.type == "cuda"
+    np.testing.assert_allclose(on_gpu.numpy(), on_cpu.numpy(), rtol=1e-9, atol=1e-12)
