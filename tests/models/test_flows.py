@@ -187,7 +187,7 @@ def test_recipe_keeps_standardisation_in_the_checkpoint(tmp_path):
 # --------------------------------------------------------------------------- the PyTorch twin
 
 
-def twin_losses(torch, dtype, hidden, steps=50, batch_size=64):
+def twin_losses(torch, dtype, hidden, steps=50, batch_size=64, lr=1e-3):
     from benchmarks.twins.flows import KerasAdam, batch_orders, tinygdl_step, torch_realnvp, torch_step, train_losses
 
     with tinygdl.default_dtype(dtype):
@@ -197,10 +197,10 @@ def twin_losses(torch, dtype, hidden, steps=50, batch_size=64):
         data = make_moons(1000, noise=0.05, seed=1)[0]
         data = ((data - data.mean(axis=0)) / data.std(axis=0)).astype(dtype)
         batches = batch_orders(np.random.default_rng(2), len(data), batch_size, steps)
-        ours = train_losses(tinygdl_step(model, tinygdl.optim.Adam(model.parameters(), lr=1e-3,
+        ours = train_losses(tinygdl_step(model, tinygdl.optim.Adam(model.parameters(), lr=lr,
                                                                    eps_convention="keras")), data, batches)
-        theirs = train_losses(torch_step(torch, twin, KerasAdam(twin.parameters(), lr=1e-3)), data, batches)
-    assert ours[-1] < ours[0] - 0.1  # the steps did train
+        theirs = train_losses(torch_step(torch, twin, KerasAdam(twin.parameters(), lr=lr)), data, batches)
+    assert np.mean(ours[-5:]) < np.mean(ours[:5]) - 0.1  # the steps did train
     return np.array(ours), np.array(theirs)
 
 
@@ -213,5 +213,5 @@ def test_first_50_steps_match_pytorch(torch_one_thread, dtype, atol):
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-11), (np.float32, 1e-4)])
 def test_first_50_steps_match_pytorch_at_book_size(torch_one_thread, dtype, atol):
-    ours, theirs = twin_losses(torch_one_thread, dtype, hidden=256, batch_size=256)
+    ours, theirs = twin_losses(torch_one_thread, dtype, hidden=256, batch_size=256, lr=1e-4)  # the book's
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=atol)
