@@ -1,7 +1,8 @@
 """Chapter 2 side by side: the book's MLP and CNN trained by tinygdl and by a PyTorch twin.
 
-Both engines get the same architecture, the same initial weights (copied from tinygdl), the same
-data in the same order, the same optimizer (Adam, lr 5e-4, the Keras ε convention on both sides)
+The twin is ``benchmarks/twins/sequential.py``'s translation of the zoo model.  Both engines get
+the same architecture, the same initial weights (copied from tinygdl), the same
+data in the same order, the same optimizer (Adam, lr 5e-4, ε 1e-7)
 and the same number of epochs.  Dropout masks differ (each engine draws its own), so the two test
 accuracies should agree within run-to-run noise, not to the last digit.  Reported: test accuracy
 of each and the time per epoch, as a ratio.
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -23,65 +26,14 @@ from tinygdl.optim import Adam
 from tinygdl.training import evaluate, fit
 from tinygdl.zoo.images import load_images
 
-KERAS_EPS = 1e-7
-
-
-# --------------------------------------------------------------------------- the PyTorch twins
-
-
-def torch_twin(torch, model: tinygdl.nn.Sequential):
-    """A torch.nn.Sequential computing the same function as the tinygdl model, weights copied."""
-    nn = torch.nn
-    layers = []
-    for layer in model:
-        layers.append(_torch_layer(torch, nn, layer))
-    return nn.Sequential(*layers)
-
-
-def _torch_layer(torch, nn, layer):
-    kind = type(layer).__name__
-    if kind == "Flatten":
-        return nn.Flatten()
-    if kind == "Linear":
-        twin = nn.Linear(*layer.weight.shape)
-        twin.weight.data = torch.tensor(layer.weight.numpy().T.copy())
-        twin.bias.data = torch.tensor(layer.bias.numpy())
-        return twin
-    if kind == "Conv2d":
-        return _torch_conv(torch, nn, layer)
-    if kind in ("BatchNorm1d", "BatchNorm2d"):
-        twin = getattr(nn, kind)(layer.num_features, eps=layer.eps, momentum=layer.new_value_weight)
-        return twin
-    if kind == "LeakyReLU":
-        return nn.LeakyReLU(layer.negative_slope)
-    if kind == "ReLU":
-        return nn.ReLU()
-    if kind == "Dropout":
-        return nn.Dropout(layer.p)
-    if kind == "Softmax":
-        return nn.Softmax(dim=-1)
-    raise TypeError(f"no PyTorch twin for {kind}")
-
-
-def _torch_conv(torch, nn, layer):
-    """Keras "same" padding may be asymmetric (k3 s2: 0 before, 1 after): pad explicitly, then convolve."""
-    top, bottom = _same_padding(layer.kernel_size[0], layer.stride[0])
-    left, right = _same_padding(layer.kernel_size[1], layer.stride[1])
-    conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride)
-    conv.weight.data = torch.tensor(layer.weight.numpy())
-    conv.bias.data = torch.tensor(layer.bias.numpy())
-    return nn.Sequential(nn.ZeroPad2d((left, right, top, bottom)), conv)
-
-
-def _same_padding(kernel: int, stride: int):
-    """Keras "same" on an even input size n: total padding k - s (when k > s), the extra at the end."""
-    total = max(kernel - stride, 0)
-    return total // 2, total - total // 2
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.twins.classifiers import torch_classifier_step  # noqa: E402
+from benchmarks.twins.sequential import torch_sequential  # noqa: E402
 
 
 def train_torch(torch, twin, splits, epochs, batch_size, seed):
     """The same loop as tinygdl's fit: seeded per-epoch shuffles, clipped categorical CE on probabilities."""
-    opt = torch.optim.Adam(twin.parameters(), lr=5e-4, eps=KERAS_EPS)
+    step = torch_classifier_step(torch, twin)
     x, y = torch.tensor(splits.x_train), torch.tensor(splits.y_train)
     seconds = []
     for epoch in range(epochs):
@@ -90,11 +42,7 @@ def train_torch(torch, twin, splits, epochs, batch_size, seed):
         start = time.perf_counter()
         for i in range(0, len(order), batch_size):
             batch = torch.tensor(order[i:i + batch_size])
-            probs = twin(x[batch]).clamp(KERAS_EPS, 1 - KERAS_EPS)
-            loss = torch.nn.functional.nll_loss(probs.log(), y[batch])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            step(x[batch], y[batch])
         seconds.append(time.perf_counter() - start)
     twin.eval()
     with torch.no_grad():
@@ -132,7 +80,7 @@ def main():
     for name in args.models.split(","):
         tinygdl.manual_seed(args.seed)
         model = tinygdl.zoo.build(name, args.dataset)
-        twin = torch_twin(torch, model)
+        twin = torch_sequential(torch, model)
         timer = EpochTimer()
         fit(model, splits.x_train, splits.y_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
             optimizer=Adam(model.parameters(), lr=5e-4, eps_convention="keras"), callbacks=[timer], verbose=False)

@@ -1,18 +1,11 @@
 """tinygdl's ``vae_fashion`` against a PyTorch twin: same architecture, same initial weights, same
 batches, same noise — the two loss curves must agree, and the time per epoch is compared.
 
-The twin is written with plain ``torch.nn`` layers.  Two details make it the book's model rather
-than PyTorch's defaults (book-models §1.2):
-
-* a Keras-"same" 3×3 stride-2 convolution on an even size pads 0 rows/columns before and 1 after:
-  ``F.pad(x, (0, 1, 0, 1))`` then ``padding=0`` (PyTorch's ``padding=1`` would pad 1/1);
-* a Keras-"same" 3×3 stride-2 *transposed* convolution keeps the first ``2n`` rows and columns of the
-  full ``(n − 1)·2 + 3`` output, dropping the last one: ``padding=0`` then ``[..., :-1, :-1]``
-  (``padding=1, output_padding=1`` would crop at the start instead).
-
-Weights are copied from the tinygdl model (tinygdl's ``Linear`` stores (in, out), PyTorch's
-(out, in); the convolution layouts are the same).  Both sides use Keras-convention Adam (ε on the
-uncorrected √v, written out here for PyTorch), the book's loss (500 × per-image mean of the
+The twin is ``benchmarks/twins/autoencoders.torch_vae``: the zoo model translated layer by layer
+with plain ``torch.nn`` layers, Keras's "same" padding and cropping made explicit (a 3×3 stride-2
+convolution on an even size pads 0 before and 1 after; its transposed twin drops the last row and
+column of the full output), weights copied.  Both sides use Keras-convention Adam (ε on the
+uncorrected √v, ``benchmarks/twins/flows.KerasAdam`` for PyTorch), the book's loss (500 × per-image mean of the
 Keras-clipped BCE + the KL summed over the latent dimensions, mean over the batch) and the same
 ε ~ N(0, I) for the reparameterization at every step.
 
@@ -39,97 +32,13 @@ from tinygdl.models.vae import vae_loss
 from tinygdl.optim import Adam
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import load_average, set_threads, thread_report, time_interleaved  # noqa: E402
 
+from benchmarks.twins.autoencoders import torch_vae, torch_vae_loss  # noqa: E402
+from benchmarks.twins.flows import KerasAdam  # noqa: E402
+
 BATCH, BETA, LR, STEPS_PER_EPOCH = 100, 500.0, 5e-4, 600
-KERAS_EPSILON = 1e-7
-
-
-# --------------------------------------------------------------------------- the PyTorch twin
-
-
-def torch_twin(torch):
-    """The book's fashion VAE in torch.nn, with Keras's "same" padding and cropping."""
-    nn, F = torch.nn, torch.nn.functional
-
-    class KerasSameConv(nn.Conv2d):
-        """3×3 stride-2 conv, padding 0 before / 1 after (Keras "same" on an even size)."""
-
-        def forward(self, x):
-            return super().forward(F.pad(x, (0, 1, 0, 1)))
-
-    class KerasSameConvTranspose(nn.ConvTranspose2d):
-        """3×3 stride-2 transposed conv, the full output cropped by 1 at the end (Keras "same")."""
-
-        def forward(self, x):
-            return super().forward(x)[..., :-1, :-1]
-
-    class TorchVAE(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.convs = nn.ModuleList([KerasSameConv(a, b, 3, stride=2) for a, b in ((1, 32), (32, 64), (64, 128))])
-            self.z_mean, self.z_log_var = nn.Linear(2048, 2), nn.Linear(2048, 2)
-            self.dense = nn.Linear(2, 2048)
-            self.deconvs = nn.ModuleList([KerasSameConvTranspose(a, b, 3, stride=2)
-                                          for a, b in ((128, 128), (128, 64), (64, 32))])
-            self.output = nn.Conv2d(32, 1, 3, padding=1)
-
-        def forward(self, x, eps):
-            for conv in self.convs:
-                x = F.relu(conv(x))
-            h = x.flatten(1)
-            mu, logvar = self.z_mean(h), self.z_log_var(h)
-            z = mu + torch.exp(0.5 * logvar) * eps
-            y = self.dense(z).reshape(-1, 128, 4, 4)
-            for deconv in self.deconvs:
-                y = F.relu(deconv(y))
-            return torch.sigmoid(self.output(y)), mu, logvar
-
-    return TorchVAE()
-
-
-def copy_weights(torch, source, twin) -> None:
-    """tinygdl ``vae_fashion`` -> the twin (Linear kernels transposed)."""
-    encoder, decoder = source.encoder, source.decoder
-    pairs = [(twin.convs[i], getattr(encoder.body, f"conv_{i}")) for i in range(3)]
-    pairs += [(twin.deconvs[i], getattr(decoder, f"conv_transpose_{i}")) for i in range(3)]
-    pairs += [(twin.output, decoder.output)]
-    linears = [(twin.z_mean, encoder.z_mean), (twin.z_log_var, encoder.z_log_var), (twin.dense, decoder.dense)]
-    with torch.no_grad():
-        for target, layer in pairs:
-            target.weight.copy_(torch.from_numpy(layer.weight.numpy()))
-            target.bias.copy_(torch.from_numpy(layer.bias.numpy()))
-        for target, layer in linears:
-            target.weight.copy_(torch.from_numpy(layer.weight.numpy().T))
-            target.bias.copy_(torch.from_numpy(layer.bias.numpy()))
-
-
-class KerasAdam:
-    """Adam as Keras applies it: ``θ ← θ − lr·√(1 − β2^t)/(1 − β1^t) · m / (√v + ε)``."""
-
-    def __init__(self, torch, params, lr, betas=(0.9, 0.999), eps=KERAS_EPSILON):
-        self.torch, self.params, self.lr, self.betas, self.eps, self.t = torch, list(params), lr, betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    def step(self):
-        beta1, beta2 = self.betas
-        self.t += 1
-        step_size = self.lr * (1 - beta2 ** self.t) ** 0.5 / (1 - beta1 ** self.t)
-        with self.torch.no_grad():
-            for p, m, v in zip(self.params, self.m, self.v):
-                m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
-                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                p.sub_(step_size * m / (v.sqrt() + self.eps))
-                p.grad = None
-
-
-def torch_loss(torch, x_hat, x, mu, logvar):
-    p = x_hat.clamp(KERAS_EPSILON, 1 - KERAS_EPSILON)
-    bce = -(x * torch.log(p + KERAS_EPSILON) + (1 - x) * torch.log(1 - p + KERAS_EPSILON))
-    recon = BETA * bce.mean(dim=(1, 2, 3)).mean()
-    kl = (-0.5 * (1 + logvar - mu * mu - logvar.exp())).sum(dim=1).mean()
-    return recon + kl
 
 
 # --------------------------------------------------------------------------- the two training steps
@@ -150,12 +59,13 @@ def tinygdl_trainer(model):
 
 
 def torch_trainer(torch, twin):
-    optimizer = KerasAdam(torch, twin.parameters(), LR)
+    optimizer = KerasAdam(twin.parameters(), LR)
 
     def step(x, eps):
         x = torch.from_numpy(x)
         x_hat, mu, logvar = twin(x, torch.from_numpy(eps))
-        loss = torch_loss(torch, x_hat, x, mu, logvar)
+        loss = torch_vae_loss(torch, x_hat, x, mu, logvar, BETA)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -189,8 +99,7 @@ def compare_curves(torch, images, steps: int, seed: int, dtype=np.float32) -> np
     tinygdl.manual_seed(seed)
     with tinygdl.default_dtype(dtype):
         model = zoo.build("vae_fashion")
-        twin = torch_twin(torch).to(getattr(torch, np.dtype(dtype).name))
-        copy_weights(torch, model, twin)
+        twin = torch_vae(torch, model)
         steps_of = (tinygdl_trainer(model), torch_trainer(torch, twin))
         return np.array([[step(x.astype(dtype), eps.astype(dtype)) for x, eps in batches(images, steps, seed)]
                          for step in steps_of])
@@ -200,8 +109,7 @@ def seconds_per_step(torch, images, steps: int, rounds: int) -> tuple[float, flo
     """Seconds per training step of each framework: the median of ``rounds`` subset epochs of
     ``steps`` steps, the two frameworks timed in turn (``_common.time_interleaved``)."""
     model = zoo.build("vae_fashion")
-    twin = torch_twin(torch)
-    copy_weights(torch, model, twin)
+    twin = torch_vae(torch, model)
     subset = list(batches(images, steps))
 
     def epoch_of(step):
