@@ -159,26 +159,37 @@ def erf(array):
 # hands them back on free, so the next step's arrays page-fault all over again: on the book's
 # CNN that was a quarter of a training step.  Serving requests up to 32 MiB from the heap, and
 # not trimming the heap until 1 GiB of it is free, keeps that memory in the process for reuse.
+# It is a process-wide setting (every library's malloc, PyTorch's included, is affected), so the
+# library never applies it by itself: ``tinygdl train`` turns it on, a program opts in with
+# ``keep_freed_host_memory()``.
 _MALLOC_SETTINGS = ((-1, 1 << 30), (-3, 1 << 25))  # (M_TRIM_THRESHOLD, 1 GiB), (M_MMAP_THRESHOLD, 32 MiB)
+_host_memory_kept = False
 
 
 def keep_freed_host_memory() -> bool:
-    """Ask glibc to reuse freed memory rather than return it to the OS (see above).  Done once at
-    import, unless ``TINYGDL_MALLOC=default``; a no-op (False) where the C library is not glibc."""
+    """Ask glibc to keep freed memory for reuse rather than return it to the OS (see above).
+
+    Opt-in and process-wide; True once applied.  ``TINYGDL_MALLOC=default`` in the environment
+    refuses it (False), and so does a C library that is not glibc (macOS, Windows, musl)."""
     import ctypes
     import ctypes.util
     import os
 
+    global _host_memory_kept
     if os.environ.get("TINYGDL_MALLOC") == "default":
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return all(libc.mallopt(option, value) == 1 for option, value in _MALLOC_SETTINGS)
-    except (OSError, AttributeError):  # no glibc (macOS, Windows, musl)
+        _host_memory_kept = all(libc.mallopt(option, value) == 1 for option, value in _MALLOC_SETTINGS)
+    except (OSError, AttributeError):  # no glibc
         return False
+    return _host_memory_kept
 
 
-keep_freed_host_memory()
+def host_memory_setting() -> str:
+    """``"kept"`` once ``keep_freed_host_memory()`` took effect in this process, else ``"default"``
+    (glibc's own thresholds): the allocator setting that benchmarks state next to their figures."""
+    return "kept" if _host_memory_kept else "default"
 
 
 # --------------------------------------------------------------------------- dtypes

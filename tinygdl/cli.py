@@ -87,8 +87,10 @@ def _summary(args) -> None:
 
 
 def _train(args) -> None:
+    from .backend import keep_freed_host_memory
     from .zoo.run import train
 
+    keep_freed_host_memory()  # reuse freed host memory across steps (TINYGDL_MALLOC=default: off)
     overrides = _overrides(args.set)
     options = {"image_size": args.image_size, "limit": args.limit, "epochs": args.epochs, "batch_size": args.batch_size}
     for key, value in options.items():
