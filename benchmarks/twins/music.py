@@ -182,10 +182,24 @@ class FedDraws(music.MuseGANStep):
         return tg.tensor(self.alpha)
 
 
-def make_musegan(torch, scale: int = 1, batch: int = 32, seed: int = 0, critic_steps: int = 5):
-    """tinygdl's networks and step, their twins and Keras-style Adam, and one real batch."""
+def he_critic(critic) -> None:
+    """Redraw the critic's kernels with He's scale, N(0, 2/fan_in), in place.  The book's N(0, 0.02)
+    makes a narrow critic's scores vanish (about 1e-11 at ``scale=16``: every loss term is then a
+    constant and a comparison of training runs shows nothing); tests use this instead."""
+    rng = np.random.default_rng(1)
+    for layer in critic:
+        if isinstance(layer, (nn.Conv3d, nn.Linear)):
+            fan_in = layer.weight.size // (layer.out_channels if isinstance(layer, nn.Conv3d) else layer.out_features)
+            layer.weight.data[...] = rng.normal(0, np.sqrt(2 / fan_in), layer.weight.shape)
+
+
+def make_musegan(torch, scale: int = 1, batch: int = 32, seed: int = 0, critic_steps: int = 5, he: bool = False):
+    """tinygdl's networks and step, their twins and Keras-style Adam, and one real batch (``he``:
+    the critic's kernels redrawn by ``he_critic``)."""
     tg.manual_seed(seed)
     generator, critic = music.MuseGANGenerator(scale=scale), music.musegan_critic(scale=scale)
+    if he:
+        he_critic(critic)
     g_twin, c_twin = torch_musegan(torch, generator, critic)
     dtype = generator.bars[0].layers.dense.weight.dtype
     optimizers = [tg.optim.Adam(m.parameters(), lr=1e-3, betas=(0.5, 0.9), eps_convention="keras")

@@ -295,7 +295,8 @@ def read_midi_notes(path) -> list[list[tuple]]:
     """Per part of the MIDI file ``path``, its notes as ``(offset, quarter_length, midi_pitch)``
     (music21's parse; for checking what ``write_midi`` wrote)."""
     m21 = _music21()
-    score = m21.converter.parse(str(path))
+    # music21 cuts notes at barlines into tied pieces when it reads a file: join them again.
+    score = m21.converter.parse(str(path)).stripTies()
     parts = score.parts if len(score.parts) else [score]
     return [[(float(n.offset), float(n.duration.quarterLength), int(n.pitch.midi))
              for n in part.flatten().notes] for part in parts]
