@@ -1,13 +1,16 @@
 """Timing helpers shared by the benchmark scripts.
 
-* ``time_interleaved``: medians of several functions timed in turn, round after round, so that a
-  burst of load on a shared machine hits all of them alike (timing one fully, then the other,
-  can hand one of them the quiet minute);
+* ``time_interleaved`` / ``time_rounds``: medians (or every round's time) of several functions
+  timed in turn, round after round, so that a burst of load on a shared machine hits all of them
+  alike (timing one fully, then the other, can hand one of them the quiet minute); ``quartiles``;
 * ``set_threads`` / ``thread_report``: set and show how many threads NumPy's BLAS, Numba and
   PyTorch use (compare like with like); ``avx512_note`` warns when OpenBLAS leaves AVX-512 unused;
 * ``matmul_gflops``: this machine's float32 matrix-product speed through NumPy — the ceiling for
   anything built on im2col + GEMM;
 * ``markdown_table``: rows of strings -> a markdown table.
+
+Importing this module opts the process in to ``tinygdl.backend.keep_freed_host_memory()``, as
+``tinygdl train`` does (``TINYGDL_MALLOC=default`` refuses it).
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ import time
 
 import numpy as np
 
+from tinygdl.backend import keep_freed_host_memory
 
-def time_interleaved(fns: dict, repeat: int, warmup: int = 2) -> dict:
-    """``{name: median seconds}`` of each no-argument function in ``fns``.
+# What ``tinygdl train`` runs with: glibc keeps freed memory for reuse (TINYGDL_MALLOC=default
+# refuses it; ``tinygdl.backend.host_memory_setting()`` says which is in force).
+keep_freed_host_memory()
+
+
+def time_rounds(fns: dict, repeat: int, warmup: int = 2) -> dict:
+    """``{name: [seconds of each round]}`` of each no-argument function in ``fns``.
 
     Every function runs ``warmup`` untimed times first (Numba compilation, allocator and cache
     warm-up); then ``repeat`` rounds, each timing every function once, in turn.
@@ -35,7 +44,22 @@ def time_interleaved(fns: dict, repeat: int, warmup: int = 2) -> dict:
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
+
+
+def time_interleaved(fns: dict, repeat: int, warmup: int = 2) -> dict:
+    """``{name: median seconds}`` of ``time_rounds``."""
+    return {name: statistics.median(ts) for name, ts in time_rounds(fns, repeat, warmup).items()}
+
+
+def quartiles(values) -> tuple:
+    """``(first quartile, median, third quartile)`` of a few numbers (``statistics``' exclusive
+    method; with fewer than two values all three are the one value)."""
+    values = list(values)
+    if len(values) < 2:
+        return (values[0],) * 3
+    q1, q2, q3 = statistics.quantiles(values, n=4)
+    return q1, statistics.median(values), q3
 
 
 def _blas_pools() -> list:
