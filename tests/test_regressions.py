@@ -70,3 +70,48 @@ def test_optimizer_state_follows_the_model_to_another_dtype():
 
 def test_arange_of_numpy_integers_is_integer():
     assert tinygdl.arange(np.int64(3)).dtype == np.int64
+
+
+# --------------------------------------------------------------------------- issue 10: the library refuses bad input
+
+
+@pytest.mark.parametrize("data", ["abc", b"abc", np.array([1, "a"], dtype=object), [1.0, None], np.array(["x"])])
+def test_tensor_refuses_text_and_objects(data):
+    with pytest.raises(tinygdl.errors.DtypeError, match="tensor\\(\\) takes numbers"):
+        tinygdl.tensor(data)
+
+
+def test_a_layer_refuses_a_python_list_naming_itself():
+    with pytest.raises(tinygdl.errors.DtypeError, match=r"Linear\(.*Python list; pass a Tensor"):
+        nn.Linear(2, 1)([[1.0, 2.0]])
+    assert nn.Embedding(5, 2)([1, 3]).shape == (2, 2)  # ids: Embedding takes lists
+
+
+@pytest.mark.parametrize("dtype, words", [(np.float64, "float64 input to a float32 layer"),
+                                          (np.int64, "an integer input to a float32 layer")])
+def test_a_float32_layer_refuses_other_dtypes_naming_both(dtype, words):
+    layer = nn.Conv2d(1, 2, 3)
+    with pytest.raises(tinygdl.errors.DtypeError, match=r"Conv2d\(.*input dtype .* float32 weights") as error:
+        layer(tinygdl.tensor(np.ones((1, 1, 4, 4), dtype)))
+    assert words in str(error.value) and np.dtype(dtype).name in str(error.value)
+    assert layer.to(dtype=np.float64)(tinygdl.tensor(np.ones((1, 1, 4, 4)))).dtype == np.float64
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "mae_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"])
+def test_losses_refuse_a_target_that_broadcasts_the_prediction(loss):
+    fn = getattr(tinygdl.losses, loss)
+    prediction = tinygdl.full((4, 1), 0.5)
+    with pytest.raises(tinygdl.errors.ShapeError, match=r"prediction \(4, 1\) and target \(4,\).*\(4, 4\)"):
+        fn(prediction, tinygdl.full((4,), 0.5))
+    assert fn(prediction, tinygdl.full((4, 1), 0.5)).shape == ()
+    fn(prediction, 0.5)  # a scalar target is fine
+
+
+def test_load_state_dict_checks_every_shape_before_writing():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
+    state = {key: np.full(t.shape, 7.0, np.float32) for key, t in model.state_dict().items()}
+    state["1.weight"] = np.zeros((5, 5), np.float32)  # the last key is wrong; the first ones are fine
+    before = [t.numpy().copy() for t in model.state_dict().values()]
+    with pytest.raises(tinygdl.errors.ShapeError, match="'1.weight' has shape \\(5, 5\\).*nothing was loaded"):
+        model.load_state_dict(state)
+    assert all(np.array_equal(a, t.numpy()) for a, t in zip(before, model.state_dict().values()))

@@ -102,13 +102,13 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         if args and self._parameters and not self.integer_input:
-            self._check_input(args[0])
+            self._check_input_dtype(args[0])
         output = self.forward(*args, **kwargs)
         for hook in self._forward_hooks:
             hook(self, args, output)
         return output
 
-    def _check_input(self, x) -> None:
+    def _check_input_dtype(self, x) -> None:
         """A layer with its own weights takes arrays of their dtype, as PyTorch does: a float64 or
         integer input to a float32 layer is an error naming both dtypes, not a silent float64 output;
         a Python list is refused (its dtype would be a guess)."""

@@ -254,7 +254,8 @@ class VAEFashion(_ImageAutoencoder):
         name = name or self.attribute or DEFAULT_ATTRIBUTE[self.dataset]
         names = list(self.class_names())
         if name not in names:
-            raise ConfigError(f"{self.name}: unknown attribute {name!r} (--set attribute=...); {self.dataset} has "
+            kind, where = ("CelebA attribute", "the CSV") if self.dataset == "celeba" else ("attribute", self.dataset)
+            raise ConfigError(f"{self.name}: unknown {kind} {name!r} (--set attribute=...); {where} has "
                               f"{', '.join(names)}")
         return names.index(name)
 
