@@ -209,3 +209,9 @@ def col2vol_geometry(cols_shape, x_shape, kernel_size, stride, padding, dilation
             f"dilation={dilation}"
         )
     return g
+
+
+# Numba's on-disk cache (``cache=True`` in cpu.py) pickles these classes by module name.  Name the
+# package's, however this file was imported (as ``kernels.geometry`` with a source checkout's root on
+# ``sys.path``), so that a cache written by one process loads in every other.
+ConvGeometry.__module__ = VolGeometry.__module__ = "tinygdl.kernels.geometry"
