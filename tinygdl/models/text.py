@@ -157,7 +157,8 @@ class TokenNLL(Function):
     def forward(self, z):
         xp = backend.get_array_module(z)
         self.top = z.max(axis=-1, keepdims=True)
-        self.log_total = xp.log(xp.exp(z - self.top).sum(axis=-1, keepdims=True))
+        shifted = z - self.top
+        self.log_total = xp.log(xp.exp(shifted, out=shifted).sum(axis=-1, keepdims=True))
         picked = xp.take_along_axis(z, self.targets[..., None], axis=-1)
         return (self.top + self.log_total - picked)[..., 0]
 
