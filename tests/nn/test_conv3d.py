@@ -136,3 +136,20 @@ def test_errors_name_the_layer_and_the_shapes():
     with pytest.raises(ValueError, match="padding"):
         tg.ops.conv3d(tg.zeros(1, 1, 2, 2, 2), tg.zeros(1, 1, 1, 1, 1), padding=(1, 1))
     assert "kernel_size=(2, 1, 1)" in repr(layer)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu_to_second_order(float64):
+    """conv3d on CuPy (the CUDA vol2col/col2vol kernels) against the CPU: output, gradients, and the
+    weight gradient of the squared input-gradient norm."""
+    rng = np.random.default_rng(3)
+    x_np, w_np, b_np = (rng.standard_normal(shape) for shape in ((2, 3, 2, 8, 12), (4, 3, 2, 3, 4), (4,)))
+    results = []
+    for device in ("cpu", "cuda"):
+        x, w, b = (tg.tensor(a, device=device, requires_grad=True) for a in (x_np, w_np, b_np))
+        y = tg.ops.conv3d(x, w, b, stride=(1, 2, 4), padding="same")
+        (gx,) = tg.grad((y * y).sum(), [x], create_graph=True)
+        (gw,) = tg.grad((gx * gx).sum(), [w])
+        results.append([t.to("cpu").numpy() for t in (y, gx, gw)])
+    for cpu, gpu in zip(*results):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-10, atol=1e-10)
