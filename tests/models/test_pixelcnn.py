@@ -291,3 +291,16 @@ def test_bad_inputs_are_clear_errors():
         pc.GatedResidual(4, "vertical")(tg.zeros(1, 4, 2, 2), tg.zeros(1, 4, 2, 2))
     with pytest.raises(ValueError, match="rows=3"):
         nn.ShiftedConv2d(1, 1, 3, rows=3, cols=4)
+
+
+@pytest.mark.gpu
+def test_the_models_and_samplers_run_on_the_gpu(float64, rng):
+    model = pc.PixelCNNPlusPlus(filters=4).eval()
+    x, k = rng.uniform(-1, 1, (2, 1, 8, 8)), rng.integers(0, 256, (2, 1, 8, 8))
+    on_cpu = pc.mixture_nll(model(tg.tensor(x)), k).item()
+    model.to("cuda")
+    assert pc.mixture_nll(model(tg.tensor(x, device="cuda")), k).item() == pytest.approx(on_cpu, rel=1e-10)
+    values = tg.backend.to_numpy(pc.sample_pixelcnn_plus_plus(model, 2, 4, device="cuda"))
+    assert values.shape == (2, 1, 4, 4) and 0 <= values.min() and values.max() <= 255
+    small = pc.PixelCNN(filters=8, blocks=1).eval().to("cuda")
+    assert tg.backend.to_numpy(pc.sample_pixelcnn(small, 2, 3, device="cuda")).max() <= 3
