@@ -79,7 +79,8 @@ def _floating(a) -> Tensor:
 
 def _apply(fn: Function, a, b) -> Tensor:
     """Run a binary op on promoted operands; shapes that do not broadcast raise a ShapeError."""
-    a, b = _operands(a, b)
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype is b.data.dtype):
+        a, b = _operands(a, b)  # (the common case, two tensors of one dtype, skips the call)
     try:
         return fn(a, b)
     except ValueError as error:

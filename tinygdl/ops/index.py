@@ -74,11 +74,24 @@ def getitem(x: Tensor, index) -> Tensor:
     plain indexing, so that the same index gives (4, 2) — the shape one reads off the index.  We
     follow PyTorch: integers are applied in a first step, the arrays in a second."""
     index = _raw_index(index)
-    if isinstance(index, tuple) and not _is_basic(index) and any(_is_int(p) for p in index):
+    if type(index) is tuple and _ints_with_arrays(index):
         first = tuple(p for q in index for p in ((q,) if not _is_array(q) else (slice(None),) * _axes_of(q)))
         second = tuple(q if _is_array(q) or q is Ellipsis else slice(None) for q in index if not _is_int(q))
         return GetItem(second)(GetItem(first)(x))
     return GetItem(index)(x)
+
+
+def _ints_with_arrays(index: tuple) -> bool:
+    """Does the index mix integers with index arrays (where NumPy's result shape is not PyTorch's)?"""
+    ints = arrays = False
+    for part in index:
+        if part is None or part is Ellipsis or type(part) is slice:
+            continue
+        if _is_int(part):
+            ints = True
+        else:
+            arrays = True
+    return ints and arrays
 
 
 def _is_int(part) -> bool:

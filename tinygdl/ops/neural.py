@@ -9,7 +9,6 @@ from ..tensor import Function, Tensor
 from .elementwise import _const, exp
 from .index import getitem
 from .reduce import sum
-from .shape import _axis
 
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
@@ -48,11 +47,11 @@ class LogSoftmax(Function):
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return Softmax(_axis(axis, x.ndim, "softmax") if x.ndim else None)(x)  # a 0-d x: its one element
+    return Softmax(axis if x.ndim else None)(x)  # a 0-d x: its one element (axis 0 or -1, as PyTorch)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return LogSoftmax(_axis(axis, x.ndim, "log_softmax") if x.ndim else None)(x)
+    return LogSoftmax(axis if x.ndim else None)(x)
 
 
 def one_hot(labels, num_classes: int, dtype=None) -> Tensor:

@@ -6,7 +6,6 @@ The backward of a reduction broadcasts the gradient back over the axes that were
 
 from __future__ import annotations
 
-import builtins
 import math
 
 from .. import backend
@@ -25,8 +24,9 @@ def _normalize_axes(axis, ndim: int, op: str):
     if axis is None:
         return tuple(range(ndim))
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    n = ndim or 1
     for a in axes:
-        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
+        if not -n <= a < n:
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
     return tuple(sorted(a % ndim for a in axes)) if ndim else ()
 
