@@ -351,3 +351,23 @@ def test_without_tiny_shakespeare_the_standard_library_is_the_corpus(tmp_path, m
     restored = zoo.recipe("lstm", vocab_size=100)
     restored.load_state_dict(recipe.state_dict())
     assert restored.tokenizer.vocabulary == recipe.tokenizer.vocabulary
+
+
+# --------------------------------------------------------------------------- on a GPU
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["lstm", "gpt"])
+def test_the_same_logits_loss_and_gradients_on_cuda(kind, float64, rng):
+    """The fused recurrence, the fused cross-entropy and the cache on CuPy against NumPy."""
+    model = small_lstm() if kind == "lstm" else small_gpt(dropout=0.0)
+    ids, targets = random_batches(rng, 1, 3, 9, 40)[0]
+    results = []
+    for device in ("cpu", "cuda"):
+        model.to(device)
+        model.zero_grad()
+        lm.language_model_loss(model(ids), targets).backward()
+        logits, _ = model.next_logits(ids[:, :4])
+        results.append([logits.numpy()] + [p.grad.numpy() for p in model.parameters()])
+    for ours, reference in zip(results[1], results[0]):
+        assert_close(ours, reference, rtol=1e-9, atol=1e-12)
