@@ -29,11 +29,13 @@ from tinygdl.backend import keep_freed_host_memory
 keep_freed_host_memory()
 
 
-def time_rounds(fns: dict, repeat: int, warmup: int = 2) -> dict:
+def time_rounds(fns: dict, repeat: int, warmup: int = 2, clock=time.perf_counter) -> dict:
     """``{name: [seconds of each round]}`` of each no-argument function in ``fns``.
 
     Every function runs ``warmup`` untimed times first (Numba compilation, allocator and cache
-    warm-up); then ``repeat`` rounds, each timing every function once, in turn.
+    warm-up); then ``repeat`` rounds, each timing every function once, in turn.  ``clock``: the
+    wall clock by default; ``time.process_time`` (the CPU time of every thread of the process)
+    shuts out the other programs of a loaded machine, and at one thread it is the work itself.
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -41,15 +43,15 @@ def time_rounds(fns: dict, repeat: int, warmup: int = 2) -> dict:
     times = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start = clock()
             fn()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return times
 
 
-def time_interleaved(fns: dict, repeat: int, warmup: int = 2) -> dict:
+def time_interleaved(fns: dict, repeat: int, warmup: int = 2, clock=time.perf_counter) -> dict:
     """``{name: median seconds}`` of ``time_rounds``."""
-    return {name: statistics.median(ts) for name, ts in time_rounds(fns, repeat, warmup).items()}
+    return {name: statistics.median(ts) for name, ts in time_rounds(fns, repeat, warmup, clock).items()}
 
 
 def quartiles(values) -> tuple:

@@ -16,6 +16,9 @@ its interquartile range (``q1–q3``); ``ratio`` is the median of the per-round 
 (lower is better for tinygdl), with their interquartile range.  The per-round ratio compares two
 steps run seconds apart, so it is the number to trust on a loaded machine; the milliseconds move
 with the load.  The header states the threads, the allocator setting and the load average.
+``--clock cpu`` times with the process's CPU time instead of the wall clock: at one thread on a
+machine shared with other programs it measures the work, not the waits for a core (at two threads
+it adds up both threads, idle spinning included: use the wall clock there).
 
 Peak memory (``--memory``, on by default on the CPU; measured once, after the timings, at the
 first thread count): one more step of each engine after a warm-up step, measured two ways:
@@ -75,10 +78,13 @@ def make_steps(torch, row, batch_size: int, device: str):
     return synchronized(ours, cupy.cuda.Device().synchronize), synchronized(theirs, torch.cuda.synchronize)
 
 
-def timing_cells(steps, repeat: int) -> list:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def timing_cells(steps, repeat: int, clock=time.perf_counter) -> list:
     """The time columns of one row: each engine's median and quartiles (ms), the per-round ratio's."""
     tinygdl_step, torch_step = steps
-    times = time_rounds({"tinygdl": tinygdl_step, "torch": torch_step}, repeat)
+    times = time_rounds({"tinygdl": tinygdl_step, "torch": torch_step}, repeat, clock=clock)
     ratios = [a / b for a, b in zip(times["tinygdl"], times["torch"])]
     cells = []
     for seconds in (times["tinygdl"], times["torch"]):
@@ -149,9 +155,9 @@ def memory_cells(steps) -> list:
 # --------------------------------------------------------------------------- the table
 
 
-def header_lines(torch, device: str) -> list:
+def header_lines(torch, device: str, clock: str) -> list:
     return [f"benchmarks/models.py on {platform.node()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-            f"torch {torch.__version__}; device {device}",
+            f"torch {torch.__version__}; device {device}; clock {clock}",
             f"allocator: glibc keep-freed-memory setting {host_memory_setting()} "
             "(tinygdl.backend.keep_freed_host_memory; TINYGDL_MALLOC=default refuses it)",
             f"load average (1 min) at the start: {load_average()}"]
@@ -171,6 +177,8 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", choices=("cpu", "book"), default="cpu", help="the CPU-scale or the book's batch")
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds per row (default 5)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall (default) or cpu: the process's CPU time (one thread, a loaded machine)")
     parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=None,
                         help="measure peak memory after the timings (default: on the CPU)")
     parser.add_argument("--out", help="also write the markdown tables to this file, row by row")
@@ -183,7 +191,7 @@ def main(argv=None) -> None:
     out = Path(args.out) if args.out else None
     if out is not None:
         out.write_text("")
-    for line in header_lines(torch, args.device):
+    for line in header_lines(torch, args.device, args.clock):
         _emit(out, line)
     table = []
     thread_counts = [int(t) for t in args.threads.split(",")]
@@ -198,9 +206,9 @@ def main(argv=None) -> None:
                 print(f"{row.model}: no {args.device} twin, skipped", file=sys.stderr)
                 continue
             table.append([row.model, row.setting or "book", args.device, str(batch_size), str(threads)]
-                         + timing_cells(steps, args.repeat))
+                         + timing_cells(steps, args.repeat, CLOCKS[args.clock]))
             _emit(out, markdown_table(HEADER, table[-1:]).splitlines()[-1])
-    print("\n".join(header_lines(torch, args.device)))
+    print("\n".join(header_lines(torch, args.device, args.clock)))
     print(markdown_table(HEADER, table))
     print(f"\nload average (1 min) at the end of the timings: {load_average()}")
 

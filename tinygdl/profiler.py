@@ -55,7 +55,8 @@ FLOP_COUNTERS = {"MatMul": _matmul_flops}  # Function class name -> flops(input 
 class Profile:
     """Collects per-op timings while active (use ``tinygdl.profile()``)."""
 
-    def __init__(self, synchronize=None):
+    def __init__(self, synchronize=None, clock=time.perf_counter):
+        self.clock = clock
         self.stats: dict[str, OpStats] = {}
         self.wall_seconds = 0.0
         self._stack: list[float] = []  # the child time accumulated by each op still running
@@ -76,12 +77,12 @@ class Profile:
     def _timed(self, name: str, run, args):
         self._stack.append(0.0)
         self._synchronize()
-        start = time.perf_counter()
+        start = self.clock()
         try:
             return run(*args)
         finally:
             self._synchronize()
-            elapsed = time.perf_counter() - start
+            elapsed = self.clock() - start
             children = self._stack.pop()
             if self._stack:
                 self._stack[-1] += elapsed
@@ -96,12 +97,12 @@ class Profile:
         if _tensor._profiler is not None:
             raise RuntimeError("tinygdl.profile(): another profile is already active")
         _tensor._profiler = self
-        self._started = time.perf_counter()
+        self._started = self.clock()
         return self
 
     def __exit__(self, *exc) -> None:
         _tensor._profiler = None
-        self.wall_seconds += time.perf_counter() - self._started
+        self.wall_seconds += self.clock() - self._started
 
     # -- results ---------------------------------------------------------------------------------
 
@@ -129,12 +130,20 @@ class Profile:
         return "\n".join(lines)
 
 
-def profile(synchronize: bool = True) -> Profile:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def profile(synchronize: bool = True, clock: str = "wall") -> Profile:
     """A context manager that times every op run inside it (see the module docstring).
 
     On a GPU, ``synchronize=True`` waits for the device around each op, so that the times are the
     ops' own (without it, CuPy returns before the kernels finish and times mean little).
+    ``clock="cpu"`` times with the process's CPU time (every thread's) instead of the wall clock:
+    on a machine busy with other programs, with one thread, it is the work itself, without the
+    time spent waiting for a core.
     """
+    if clock not in CLOCKS:
+        raise ValueError(f"profile: clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
     from . import backend
 
     sync = None
@@ -142,7 +151,7 @@ def profile(synchronize: bool = True) -> Profile:
         import cupy
 
         sync = cupy.cuda.get_current_stream().synchronize
-    return Profile(sync)
+    return Profile(sync, CLOCKS[clock])
 
 
 __all__ = ["OpStats", "Profile", "profile"]
