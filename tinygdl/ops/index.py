@@ -87,7 +87,7 @@ def _ints_with_arrays(index: tuple) -> bool:
     for part in index:
         if part is None or part is Ellipsis or type(part) is slice:
             continue
-        if _is_int(part):
+        if type(part) is int or _is_int(part):
             ints = True
         else:
             arrays = True

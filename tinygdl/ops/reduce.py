@@ -84,7 +84,8 @@ def sum(x: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
 
 def mean(x: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
     """Mean over ``axis``; the mean of an int tensor is in the default float dtype (or ``dtype``)."""
-    x = _floating(x) if dtype is None else astype(x, dtype)
+    if dtype is not None or x.data.dtype.kind not in "fc":
+        x = _floating(x) if dtype is None else astype(x, dtype)
     axes = _normalize_axes(axis, x.ndim, "mean")
     count = _count(x.shape, axes)
     return Sum(axes, keepdims)(x) * (1.0 / count if count else float("nan"))  # the mean of nothing is NaN
