@@ -184,12 +184,13 @@ def score_tokens(score) -> tuple[list[str], list[str]]:
 def bach_chorale_tokens(limit: int | None = None, cache: bool = True) -> tuple[list[str], list[str]]:
     """The token streams of music21's Bach chorales (371, or the first ``limit``), all files joined.
 
-    Parsing takes about half a second per chorale, so the full result is cached as JSON in the
-    tinygdl cache folder (``~/.cache/tinygdl/music21-chorales/``) after the first call.
+    Parsing takes about half a second per chorale, so the result is cached as JSON in the tinygdl
+    cache folder (``~/.cache/tinygdl/music21-chorales/``, one file per ``limit``) after the first call.
     """
     m21 = _music21()
-    path = cache_dir() / "music21-chorales" / f"tokens-v{TOKEN_CACHE_VERSION}-{m21.VERSION_STR}.json"
-    if cache and limit is None and path.exists():
+    name = f"tokens-v{TOKEN_CACHE_VERSION}-{m21.VERSION_STR}-{'all' if limit is None else limit}.json"
+    path = cache_dir() / "music21-chorales" / name
+    if cache and path.exists():
         saved = json.loads(path.read_text())
         return saved["notes"], saved["durations"]
     names = list(m21.corpus.chorales.Iterator(returnType="filename"))[:limit]
@@ -198,7 +199,7 @@ def bach_chorale_tokens(limit: int | None = None, cache: bool = True) -> tuple[l
         n, d = score_tokens(m21.corpus.parse(name))
         notes += n
         durations += d
-    if cache and limit is None:
+    if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"notes": notes, "durations": durations}))
     return notes, durations
