@@ -223,19 +223,21 @@ def test_midi_export_parses_back_into_the_same_notes(tmp_path):
 def test_the_recipe_keeps_its_vocabularies_in_the_checkpoint_state():
     from tinygdl.zoo import recipe
 
-    trained = recipe("music_transformer")
-    trained.note_tokens = music_data_tokenizer(["START", "G4", "A4", "G4"])
-    trained.duration_tokens = music_data_tokenizer(["0.0", "1.0", "0.5"])
+    trained = recipe("music_transformer", n_notes=4)
+    trained.note_tokens = music_data_tokenizer(["START", "G4", "A4", "G4", "B4"], 4)  # room for 2 tokens
+    trained.duration_tokens = music_data_tokenizer(["0.0", "1.0", "0.5"], 24)
+    assert trained.note_tokens.vocabulary == ["", "[UNK]", "G4", "START"]
     state = trained.state_dict()
-    fresh = recipe("music_transformer")
-    assert fresh.build()["model"].n_notes == 59  # before data: the book's sizes
+    fresh = recipe("music_transformer", n_notes=4)
     fresh.load_state_dict(state)
-    model = fresh.build()["model"]
-    assert (model.n_notes, model.n_durations) == (len(state["note_vocabulary"]), 5)
     assert fresh.note_tokens.vocabulary == trained.note_tokens.vocabulary
+    model = fresh.build()["model"]
+    assert (model.n_notes, model.n_durations) == (4, 24)  # the sizes are settings; 5 durations leave rows unused
+    notes, durations = fresh.generate(model, max_tokens=30)
+    assert set(notes) <= set(fresh.note_tokens.vocabulary) and set(durations) <= set(fresh.duration_tokens.vocabulary)
 
 
-def music_data_tokenizer(tokens):
+def music_data_tokenizer(tokens, size):
     from tinygdl.data.text import WordTokenizer
 
-    return WordTokenizer(standardize=None).fit(" ".join(tokens))
+    return WordTokenizer(max_tokens=size, standardize=None).fit(" ".join(tokens))

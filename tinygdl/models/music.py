@@ -368,7 +368,8 @@ def generate_tokens(model, note_vocabulary, duration_vocabulary, temperature: fl
     """The book's generation loop, from the prompt (START, 0.0) until the piece has ``max_tokens``
     pairs or START is drawn: run the model on the whole prefix; draw the next note and the next
     duration from the last position at ``temperature`` ([UNK] redrawn); a pitch or rest with a
-    zero duration is redrawn (both).  Returns ``(notes, durations)`` as token strings."""
+    zero duration is redrawn (both).  Returns ``(notes, durations)`` as token strings.  A model with
+    more outputs than its vocabulary has tokens (unused rows) draws among the vocabulary only."""
     rng = np.random.default_rng() if rng is None else rng
     notes, durations = ["START"], ["0.0"]
     note_index = {token: i for i, token in enumerate(note_vocabulary)}
@@ -378,9 +379,10 @@ def generate_tokens(model, note_vocabulary, duration_vocabulary, temperature: fl
             ids = [[note_index.get(t, 1) for t in notes]], [[duration_index.get(t, 1) for t in durations]]
             note_logits, duration_logits = model(*(np.array(i, dtype=np.int64) for i in ids))
             while True:
-                note = note_vocabulary[sample_with_temperature(note_logits.numpy()[0, -1], temperature, rng)]
-                duration = duration_vocabulary[sample_with_temperature(duration_logits.numpy()[0, -1], temperature,
-                                                                       rng)]
+                note = note_vocabulary[sample_with_temperature(
+                    note_logits.numpy()[0, -1, :len(note_vocabulary)], temperature, rng)]
+                duration = duration_vocabulary[sample_with_temperature(
+                    duration_logits.numpy()[0, -1, :len(duration_vocabulary)], temperature, rng)]
                 if not (is_sounding(note) and Fraction(duration) == 0):
                     break
             if note == "START":

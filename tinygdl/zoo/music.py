@@ -194,10 +194,10 @@ class MusicTransformer(Recipe):
     title = "music Transformer: pitch and duration tokens, 5-head causal block, two softmax heads"
     dataset = "bach-chorales"
     datasets = ("bach-chorales", "midi")
-    # n_notes / n_durations: the vocabulary sizes a model is built with before it has seen data (the
-    # book's run: 59 and 24, so the summary shows its 1,479,379 parameters); training sets them from
-    # the data.  limit: the first N files only.  held_out: the fraction of token windows at the end of
-    # the stream kept for a validation loss (the book trains on everything: 0).
+    # n_notes / n_durations: the vocabulary sizes, "" and [UNK] included (the book's run: 59 and 24,
+    # so the model has its 1,479,379 parameters); the data's rarest tokens beyond them become [UNK],
+    # and a smaller vocabulary leaves rows unused.  limit: the first N files only.  held_out: the
+    # fraction of token windows at the end of the stream kept for a validation loss (the book: 0).
     defaults = dict(epochs=5000, batch_size=256, lr=1e-3, seq_len=50, embed_dim=128, num_heads=5, key_dim=256,
                     ff_dim=256, dropout=0.3, n_notes=59, n_durations=24, midi_folder=None, limit=None, held_out=0.05)
     sample_options = dict(temperature=0.5, max_tokens=50, seed=0)
@@ -220,8 +220,8 @@ class MusicTransformer(Recipe):
 
     def load_data(self):
         notes, durations = self.token_streams()
-        self.note_tokens = WordTokenizer(standardize=None).fit(" ".join(notes))
-        self.duration_tokens = WordTokenizer(standardize=None).fit(" ".join(durations))
+        self.note_tokens = _vocabulary(notes, self.n_notes, "note")
+        self.duration_tokens = _vocabulary(durations, self.n_durations, "duration")
         note_ids = self.note_tokens.encode(" ".join(notes))
         duration_ids = self.duration_tokens.encode(" ".join(durations))
         # Every window of seq_len + 1 tokens (stride 1, across file boundaries, as the book).
@@ -232,11 +232,6 @@ class MusicTransformer(Recipe):
         train = ArrayDataset(*(np.ascontiguousarray(w[:max(cut - self.seq_len, 0)]) for w in windows))
         held_out = ArrayDataset(*(np.ascontiguousarray(w[cut:]) for w in windows)) if cut < count else None
         return train, held_out
-
-    def vocabulary_sizes(self) -> tuple:
-        if self.note_tokens is None:
-            return self.n_notes, self.n_durations
-        return len(self.note_tokens), len(self.duration_tokens)
 
     def state_dict(self) -> dict:
         if self.note_tokens is None:
@@ -254,9 +249,8 @@ class MusicTransformer(Recipe):
     # -- the network and its training ----------------------------------------------------------------
 
     def build(self):
-        n_notes, n_durations = self.vocabulary_sizes()
-        return {"model": music.MusicTransformer(n_notes, n_durations, self.embed_dim, self.num_heads, self.key_dim,
-                                                self.ff_dim, self.dropout)}
+        return {"model": music.MusicTransformer(self.n_notes, self.n_durations, self.embed_dim, self.num_heads,
+                                                self.key_dim, self.ff_dim, self.dropout)}
 
     def optimizers(self, models):
         return {"optimizer": Adam(models["model"].parameters(), lr=self.lr, eps_convention="keras")}
@@ -302,6 +296,21 @@ class MusicTransformer(Recipe):
         except ImportError as error:
             print(f"no MIDI file: {error}")
         return piano_roll_of_tokens(notes, durations, path)
+
+    def report(self, models, out_dir):
+        """One piece with the book's settings: ``sample.png``, ``sample.txt`` and ``sample.mid``."""
+        return {"sample": self.sample(models, self.output(out_dir, "sample.png"), **self.sample_options)}
+
+
+def _vocabulary(tokens, size: int, kind: str) -> WordTokenizer:
+    """The ``size``-token vocabulary of a stream (TextVectorization with ``max_tokens=size``); says
+    how many distinct tokens it has no room for (they become [UNK])."""
+    tokenizer = WordTokenizer(max_tokens=size, standardize=None).fit(" ".join(tokens))
+    dropped = len(set(tokens)) + 2 - size
+    if dropped > 0:
+        print(f"music_transformer: {dropped} rare {kind} token(s) become [UNK] (n_{kind}s={size}; "
+              f"--set n_{kind}s={size + dropped} keeps them all)")
+    return tokenizer
 
 
 def piano_roll_of_tokens(notes, durations, path: str, steps_per_quarter: int = 12) -> str:
