@@ -55,9 +55,12 @@ FLOP_COUNTERS = {"MatMul": _matmul_flops}  # Function class name -> flops(input 
 class Profile:
     """Collects per-op timings while active (use ``tinygdl.profile()``)."""
 
-    def __init__(self, synchronize=None, clock=time.perf_counter):
+    def __init__(self, synchronize=None, clock=time.perf_counter, record_shapes: bool = False):
         self.clock = clock
         self.stats: dict[str, OpStats] = {}
+        # with record_shapes: the matrix products by operand shapes, ``{(a.shape, b.shape): OpStats}``
+        self.record_shapes = record_shapes
+        self.matmul_shapes: dict[tuple, OpStats] = {}
         self.wall_seconds = 0.0
         self._stack: list[float] = []  # the child time accumulated by each op still running
         self._synchronize = synchronize or (lambda: None)
@@ -68,8 +71,20 @@ class Profile:
         results = self._timed(fn.name, fn.forward, arrays)
         counter = FLOP_COUNTERS.get(type(fn).__name__)
         if counter is not None and not isinstance(results, tuple):
-            self.stats[fn.name].flops += counter(arrays, results)
+            flops = counter(arrays, results)
+            self.stats[fn.name].flops += flops
+            if self.record_shapes:
+                self._record_shapes(arrays, flops)
         return results
+
+    def _record_shapes(self, arrays, flops: float) -> None:
+        """Add the product just timed (the last ``MatMul`` call) to ``matmul_shapes``."""
+        key = tuple(tuple(a.shape) for a in arrays)
+        stats = self.matmul_shapes.get(key) or self.matmul_shapes.setdefault(key, OpStats(" @ ".join(map(str, key))))
+        stats.calls += 1
+        stats.self_seconds += self._last_seconds
+        stats.total_seconds += self._last_seconds
+        stats.flops += flops
 
     def backward(self, fn, grads):
         return self._timed(f"{fn.name} (backward)", fn.backward, grads)
@@ -83,6 +98,7 @@ class Profile:
         finally:
             self._synchronize()
             elapsed = self.clock() - start
+            self._last_seconds = elapsed
             children = self._stack.pop()
             if self._stack:
                 self._stack[-1] += elapsed
@@ -133,14 +149,15 @@ class Profile:
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def profile(synchronize: bool = True, clock: str = "wall") -> Profile:
+def profile(synchronize: bool = True, clock: str = "wall", record_shapes: bool = False) -> Profile:
     """A context manager that times every op run inside it (see the module docstring).
 
     On a GPU, ``synchronize=True`` waits for the device around each op, so that the times are the
     ops' own (without it, CuPy returns before the kernels finish and times mean little).
     ``clock="cpu"`` times with the process's CPU time (every thread's) instead of the wall clock:
     on a machine busy with other programs, with one thread, it is the work itself, without the
-    time spent waiting for a core.
+    time spent waiting for a core.  ``record_shapes=True`` also keeps every matrix product's operand
+    shapes (``Profile.matmul_shapes``), to time those products alone (``benchmarks/gemm_shapes.py``).
     """
     if clock not in CLOCKS:
         raise ValueError(f"profile: clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
@@ -151,7 +168,7 @@ def profile(synchronize: bool = True, clock: str = "wall") -> Profile:
         import cupy
 
         sync = cupy.cuda.get_current_stream().synchronize
-    return Profile(sync, CLOCKS[clock])
+    return Profile(sync, CLOCKS[clock], record_shapes)
 
 
 __all__ = ["OpStats", "Profile", "profile"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 from .. import backend
 from ..tensor import Function, Tensor, is_grad_enabled, no_grad
 from .elementwise import _const
-from .reduce import mean
+from .reduce import mean, sum
 from .shape import reshape
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
@@ -69,6 +69,63 @@ class Standardize(Function):
         return centered * inv_std, inv_std
 
 
+class BatchNormTraining(Function):
+    """``y = γ·(x − μ)/σ + β`` with the batch's statistics, in one Function (training mode, with γ
+    and β): ``Standardize`` and the affine ops computed the same thing in five passes and five
+    full-size arrays; this forward makes one array (``x − μ``, scaled and shifted in place).
+
+    Backward, with ``x̂ = (x − μ)/σ``, the sums over every axis but the channel's, and m values per
+    channel (the ``Standardize`` formula with ``γ·g`` for ``g``)::
+
+        dβ = Σ g,   dγ = Σ g·x̂,   dx = (γ/σ) · (g − dβ/m − x̂ · dγ/m)
+
+    computed on the saved arrays; when the backward is itself recorded (double backward), the same
+    formula runs with ops on ``x``, so that its dependence on ``x`` and ``γ`` is differentiated too.
+    After forward, ``mean`` and ``var`` (biased) hold the statistics, as ``Standardize``'s.
+    """
+
+    def __init__(self, eps):
+        self.eps = eps
+
+    def forward(self, x, weight, bias):
+        self.axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        self.mean = x.mean(axis=self.axes, keepdims=True)
+        centered = x - self.mean
+        self.var = (centered * centered).mean(axis=self.axes, keepdims=True)
+        self.inv_std = 1.0 / backend.get_array_module(x).sqrt(self.var + self.eps)
+        centered *= weight.reshape(shape) * self.inv_std  # y = (x − μ)·γ/σ + β, in the one array
+        centered += bias.reshape(shape)
+        return centered
+
+    def backward(self, gy):
+        if is_grad_enabled():
+            return self._recorded_backward(gy)
+        x, weight, g = self.inputs[0].data, self.inputs[1].data, gy.data
+        axes, inv_std = self.axes, self.inv_std
+        m = x.size // x.shape[1]
+        centered = x - self.mean
+        gx = g * centered
+        sum_g_centered = gx.sum(axis=axes, keepdims=True)          # Σ g·(x − μ) = σ·dγ
+        sum_g = g.sum(axis=axes, keepdims=True)                     # dβ
+        scale = weight.reshape(inv_std.shape) * inv_std             # γ/σ
+        backend.get_array_module(g).multiply(g, scale, out=gx)
+        centered *= scale * inv_std * inv_std * sum_g_centered / m  # x̂·(γ/σ)·dγ/m
+        gx -= centered
+        gx -= scale * sum_g / m
+        return (_const(gx), _const((sum_g_centered * inv_std).reshape(-1)), _const(sum_g.reshape(-1)))
+
+    def _recorded_backward(self, gy):
+        x, weight = self.inputs[0], self.inputs[1]
+        axes = self.axes
+        centered = x - mean(x, axes, keepdims=True)
+        inv_std = (mean(centered * centered, axes, keepdims=True) + self.eps) ** -0.5
+        x_hat = centered * inv_std
+        g = gy * _per_channel(weight, x.ndim)
+        gx = inv_std * (g - mean(g, axes, keepdims=True) - x_hat * mean(g * x_hat, axes, keepdims=True))
+        return gx, sum(gy * x_hat, axis=axes), sum(gy, axis=axes)
+
+
 def _per_channel(param: Tensor, ndim: int) -> Tensor:
     """A (C,) parameter reshaped to (1, C, 1, ...) so it broadcasts over an (N, C, ...) tensor."""
     return reshape(param, (1, param.shape[0]) + (1,) * (ndim - 2))
@@ -104,6 +161,12 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight=None, bias
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got {x.shape}")
+    if (training or running_mean is None) and weight is not None and bias is not None:
+        fused = BatchNormTraining(eps)
+        y = fused(x, weight, bias)
+        if training and running_mean is not None:
+            _update_running_stats(fused, running_mean, running_var, momentum, unbiased, x)
+        return y
     if training or running_mean is None:
         standardize = Standardize((0,) + tuple(range(2, x.ndim)), eps)
         x_hat = standardize(x)
@@ -118,7 +181,7 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight=None, bias
     return _channel_affine(x_hat, weight, bias)
 
 
-def _update_running_stats(standardize: Standardize, running_mean, running_var, momentum, unbiased, x):
+def _update_running_stats(standardize, running_mean, running_var, momentum, unbiased, x):
     n = x.size // x.shape[1]  # values per channel
     if n < 2:
         raise ValueError(f"batch_norm: training needs more than one value per channel to estimate a "
