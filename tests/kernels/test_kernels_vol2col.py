@@ -31,8 +31,12 @@ DTYPES = [np.float32, np.float64]
 
 def case_id(case):
     shape, k, s, p, d = case
-    flat = "".join(str(v) for pair in p for v in pair)
-    return f"x{'x'.join(map(str, shape))}-k{''.join(map(str, k))}-s{''.join(map(str, s))}-p{flat}-d{''.join(map(str, d))}"
+    padding = "".join(str(v) for pair in p for v in pair)
+    return f"x{'x'.join(map(str, shape))}-k{_digits(k)}-s{_digits(s)}-p{padding}-d{_digits(d)}"
+
+
+def _digits(values) -> str:
+    return "".join(map(str, values))
 
 
 def to_flavour(a, flavour):
