@@ -184,6 +184,8 @@ def _settings(overrides: dict, batch_size, epochs) -> tuple:
 def _resumed_run(checkpoint, name: str, given: dict, settings: dict, changed: dict, epochs) -> tuple:
     """The run recorded in ``checkpoint``, with the options that may change; conflicts are an error."""
     recorded = _recorded_run(checkpoint)
+    if "run" not in checkpoint.extra:  # an older checkpoint did not record these: take them as given
+        recorded.update({key: value for key, value in given.items() if value is not None and key != "dataset"})
     if recorded["model"] != name:
         raise ConfigError(f"{checkpoint.path} is a checkpoint of {recorded['model']!r}, not of {name!r}")
     defaults = REGISTRY[name].defaults
