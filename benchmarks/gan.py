@@ -2,8 +2,8 @@
 
 The twins and the steps are ``benchmarks/twins/gans.py``'s.  A *full step* is what one call of
 the zoo's training step does: for ``dcgan`` one forward pass of
-G and two of D, then both updates (book §3.6); for ``wgan_gp`` three critic updates with the
-gradient penalty (double backpropagation through the critic) and one generator update (§3.7).
+G and two of D, then both updates (as the book); for ``wgan_gp`` three critic updates with the
+gradient penalty (double backpropagation through the critic) and one generator update.
 The PyTorch twins run the same layers with the same initial weights, the same batch and the same
 algorithm (Adam on both sides); both get the same number of threads.  Each configuration times
 the two engines in turn, step after step after warm-up, and reports the medians and their ratio.

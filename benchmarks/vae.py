@@ -13,7 +13,7 @@ Timing: a *subset epoch* of ``--timing-steps`` training steps (batch 100) per fr
 ``--rounds`` times in alternation (so a burst of load on a shared machine hits both), median per
 step, scaled to the book's 600 steps per epoch; both frameworks get ``--threads`` threads.
 
-Run:  TINYGDL_DATA=../shared/data python benchmarks/vae.py [--steps 50] [--timing-steps 30]
+Run:  TINYGDL_DATA=/path/to/data python benchmarks/vae.py [--steps 50] [--timing-steps 30]
 (Fashion-MNIST when it is found, else scikit-learn's digits resized to 32×32.)
 """
 

@@ -1,7 +1,7 @@
 """Chapter 2: the book's MLP and CNN classifiers — train, evaluate, and draw the prediction strip.
 
     python examples/02_classifiers.py --dataset digits --epochs 10                 (offline, a minute or two)
-    TINYGDL_DATA=../shared/data python examples/02_classifiers.py --epochs 10      (CIFAR-10, 8,000 / 2,000)
+    TINYGDL_DATA=/path/to/data python examples/02_classifiers.py --epochs 10      (CIFAR-10, 8,000 / 2,000)
 
 The networks, data, optimizer (Adam 5e-4) and train step come from the zoo recipes (``tinygdl.zoo``),
 exactly as ``tinygdl train mlp`` / ``tinygdl train cnn`` run them.  For each model the script prints

@@ -1,9 +1,9 @@
 """Chapter 3: train the book's autoencoder or one of its VAEs, then look at the latent space.
 
     python examples/03_autoencoders.py --model vae_fashion --dataset digits       (offline, about a minute)
-    TINYGDL_DATA=../shared/data python examples/03_autoencoders.py --model autoencoder
-    TINYGDL_DATA=../shared/data python examples/03_autoencoders.py --model vae_fashion --epochs 5
-    TINYGDL_DATA=../shared/data python examples/03_autoencoders.py --model vae_faces --limit 4000 --epochs 3
+    TINYGDL_DATA=/path/to/data python examples/03_autoencoders.py --model autoencoder
+    TINYGDL_DATA=/path/to/data python examples/03_autoencoders.py --model vae_fashion --epochs 5
+    TINYGDL_DATA=/path/to/data python examples/03_autoencoders.py --model vae_faces --limit 4000 --epochs 3
     python examples/03_autoencoders.py --model vae_faces --dataset celeba --set celeba_dir=/data/celeba
 
 The model's recipe (``tinygdl.zoo``) supplies the book's network, optimizer and training step; the

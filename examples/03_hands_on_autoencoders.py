@@ -1,7 +1,7 @@
 """The autoencoder family of *Hands-On Machine Learning* (ch. 17), side by side.
 
     python examples/03_hands_on_autoencoders.py --dataset digits --epochs 3                       (offline)
-    TINYGDL_DATA=../shared/data python examples/03_hands_on_autoencoders.py --limit 10000 --epochs 5
+    TINYGDL_DATA=/path/to/data python examples/03_hands_on_autoencoders.py --limit 10000 --epochs 5
 
 1. Every zoo entry — stacked, tied weights, convolutional, recurrent, denoising (dropout and
    Gaussian noise), sparse (KL and L1 penalties) — trained with ``tinygdl.zoo.run.train`` (run

@@ -2,8 +2,8 @@
 both players step by step, and each final sample beside its nearest training image.
 
     python examples/04_gans.py --model dcgan --dataset digits --image-size 16 --steps 200     (offline)
-    TINYGDL_DATA=../shared/data python examples/04_gans.py --model dcgan --image-size 32 --limit 20000 --steps 1200
-    TINYGDL_DATA=../shared/data python examples/04_gans.py --model wgan_gp --image-size 32 --batch-size 64
+    TINYGDL_DATA=/path/to/data python examples/04_gans.py --model dcgan --image-size 32 --limit 20000 --steps 1200
+    TINYGDL_DATA=/path/to/data python examples/04_gans.py --model wgan_gp --image-size 32 --batch-size 64
     python examples/04_gans.py --model cgan --dataset digits --image-size 16 --sample-class 7
 
 The model's recipe (``tinygdl.zoo``) supplies the book's networks, optimizers and training step; this

@@ -2,9 +2,9 @@
 ``benchmarks/models.py`` and ``benchmarks/gan.py``.
 
 A *full step* is what one call of the zoo's training step does: for ``dcgan`` one forward pass of
-G and two of D, then both updates (book §3.6); for ``wgan_gp`` three critic updates with the
-gradient penalty (double backpropagation through the critic) and one generator update (§3.7);
-``cgan`` is the same with the one-hot label after z and as constant planes beside the image (§3.8).
+G and two of D, then both updates (as the book); for ``wgan_gp`` three critic updates with the
+gradient penalty (double backpropagation through the critic) and one generator update;
+``cgan`` is the same with the one-hot label after z and as constant planes beside the image.
 The networks are translated layer by layer (``sequential.torch_sequential``), weights copied; both
 engines draw their own z, α, label noise and dropout masks (the same amount of work, not the same
 numbers), and both use Adam with the recipe's learning rate and betas.

@@ -11,10 +11,10 @@ What is here
 ------------
 * ``Autoencoder(encoder, decoder)``: the container every model below is; ``encode``, ``decode``,
   ``forward = decode ∘ encode`` and an optional penalty on the codings (sparse autoencoders).
-* The book's model (``shared/reference/book-models.md`` §3.3): ``conv_encoder`` / ``conv_decoder``,
+* The book's model (``docs/models/autoencoders.md``): ``conv_encoder`` / ``conv_decoder``,
   3×3 stride-2 Keras-"same" convolutions (32, 64, 128 channels) down to a 2-D code, transposed
   convolutions back up, a sigmoid output trained with per-pixel binary cross-entropy.  The same
-  builders with ``norm=True`` give the BatchNorm + LeakyReLU stages of the faces VAE (§3.5).
+  builders with ``norm=True`` give the BatchNorm + LeakyReLU stages of the faces VAE.
 * Hands-On ML ch. 17 (Fashion-MNIST, 28×28, MSE, Nadam in the book — Adam here):
   ``stacked_autoencoder`` (dense 784-100-30-100-784), its denoising variants (``corruption=
   "dropout"`` or ``"gaussian"``), ``tied_autoencoder`` (the decoder reuses the encoder's
@@ -84,7 +84,7 @@ def _activation(layers: OrderedDict, index, channels: int, norm: bool, one_d: bo
 
 def conv_stages(in_channels: int, channels=(32, 64, 128), norm: bool = False) -> OrderedDict:
     """The encoder's body: one 3×3, stride-2, Keras-"same" convolution per entry of ``channels``
-    (each halves the image: padding 0 before and 1 after on an even size, book-models §1.2), each
+    (each halves the image: padding 0 before and 1 after on an even size, as Keras), each
     followed by ``_activation``; then Flatten."""
     layers = OrderedDict()
     for i, out_channels in enumerate(channels):
@@ -108,7 +108,7 @@ def conv_encoder(input_shape=(1, 32, 32), channels=(32, 64, 128), latent_dim: in
                  norm: bool = False) -> nn.Sequential:
     """The book's autoencoder encoder: ``conv_stages`` then a linear Dense to ``latent_dim``.
 
-    Fashion-MNIST (1, 32, 32): 320 + 18,496 + 73,856 + 4,098 = 96,770 parameters (§3.3).
+    Fashion-MNIST (1, 32, 32): 320 + 18,496 + 73,856 + 4,098 = 96,770 parameters.
     """
     layers = conv_stages(input_shape[0], channels, norm)
     c, h, w = encoded_shape(input_shape, channels)
@@ -128,7 +128,7 @@ def conv_decoder(output_shape=(1, 32, 32), channels=(128, 64, 32), latent_dim: i
     compute a "same" correlation and have the same parameter count).  ``norm=True`` puts BatchNorm
     + LeakyReLU(0.3) after the Dense and after every transposed convolution (the faces VAE).
 
-    Fashion-MNIST: 6,144 + 147,584 + 73,792 + 18,464 + 289 = 246,273 parameters (§3.3).
+    Fashion-MNIST: 6,144 + 147,584 + 73,792 + 18,464 + 289 = 246,273 parameters.
     """
     out_channels, height, width = output_shape
     start = encoded_shape(output_shape, channels)  # the size the encoder would reach

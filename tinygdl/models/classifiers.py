@@ -1,7 +1,7 @@
 """Chapter 2 of the book: the two CIFAR-10 classifiers (an MLP and a CNN), as the book builds them.
 
 Both end in a softmax and are trained with categorical cross-entropy on probabilities, Adam 5e-4,
-batch 32.  Architectures: ``shared/reference/book-models.md`` §3.1 and §3.2.  Layers use Keras's
+batch 32.  Architectures and settings: ``docs/models/classifiers.md``.  Layers use Keras's
 defaults (glorot-uniform kernels, zero biases; BatchNorm momentum 0.99, ε 1e-3; a bare
 ``LeakyReLU()`` has slope 0.3).
 """

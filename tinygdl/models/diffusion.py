@@ -42,7 +42,7 @@ image, and move to the next, less noisy time t' = t − 1/S::
 fresh noise each step as the DDPM's ancestral sampler does (its variance choice σ² = β̃).  The
 book returns the **last x̂₀** (not x), which it then de-standardises and clips to [0, 1].
 
-The U-Net (book §8, Keras DDIM example)
+The U-Net (book ch. 8, Keras DDIM example)
 ---------------------------------------
 Inputs: the noisy image (N, C, H, W) and the noise variance (N, 1, 1, 1).  The image goes through
 a 1x1 convolution to ``widths[0]`` channels; the variance through the sinusoidal embedding

@@ -1,7 +1,7 @@
 """The networks of chapter 4 (GANs): the DCGAN, the WGAN-GP, the conditional WGAN-GP, plus a dense GAN
 (Hands-On ML, ch. 17) and the 1st edition's weight-clipped WGAN.
 
-Architectures: ``shared/reference/book-models.md`` §3.6–3.8.  The three convolutional GANs of the
+Architectures, counts and settings: ``docs/models/gans.md``.  The three convolutional GANs of the
 book share one shape:
 
 * the **generator** reshapes z to a 1x1 image with z's length as channels, and a 4x4 ``valid``
@@ -124,11 +124,11 @@ def conv_critic(in_channels: int, widths, slopes, *, batchnorm: bool, bias: bool
     return nn.Sequential(layers)
 
 
-# --------------------------------------------------------------------------- DCGAN (§3.6)
+# --------------------------------------------------------------------------- DCGAN
 
 
 def dcgan_generator(latent_dim: int = 100, channels: int = 1, image_size: int = 64) -> nn.Sequential:
-    """The DCGAN generator: no biases anywhere; 3,576,576 parameters at 64x64 (the spec's table)."""
+    """The DCGAN generator: no biases anywhere; 3,576,576 parameters at 64x64 (the book's count)."""
     widths = scaled_widths(DCGAN_GENERATOR_WIDTHS, image_size, deepest_first=True)
     return conv_generator(latent_dim, widths, channels, last_bias=False)
 
@@ -142,7 +142,7 @@ def dcgan_discriminator(channels: int = 1, image_size: int = 64, dropout: float 
                        dropout_first=True, sigmoid=True, minibatch_std=minibatch_std)
 
 
-# --------------------------------------------------------------------------- WGAN-GP (§3.7)
+# --------------------------------------------------------------------------- WGAN-GP
 
 
 def wgan_gp_generator(latent_dim: int = 128, channels: int = 3, image_size: int = 64) -> nn.Sequential:
@@ -161,7 +161,7 @@ def wgan_gp_critic(channels: int = 3, image_size: int = 64, dropout: float = 0.3
                        dropout_first=False, sigmoid=False, minibatch_std=minibatch_std)
 
 
-# --------------------------------------------------------------------------- conditional WGAN-GP (§3.8)
+# --------------------------------------------------------------------------- conditional WGAN-GP
 
 
 class ConditionalGenerator(nn.Module):

@@ -112,7 +112,7 @@ def _fraction(condition) -> float:
     return float(condition.mean())
 
 
-# --------------------------------------------------------------------------- DCGAN (book §3.6)
+# --------------------------------------------------------------------------- DCGAN
 
 
 class DCGANStep:
@@ -155,7 +155,7 @@ class DCGANStep:
                 "d_acc": (real_acc + fake_acc) / 2, "g_loss": g_loss.item(), "g_acc": _fraction(p_fake > 0.5)}
 
 
-# --------------------------------------------------------------------------- WGAN-GP, conditional GAN (§3.7, §3.8)
+# --------------------------------------------------------------------------- WGAN-GP, conditional GAN
 
 
 class WassersteinGPStep:
@@ -167,7 +167,7 @@ class WassersteinGPStep:
     * then one generator step on fresh z: ``g_loss = −mean C(G(z))``.
 
     ``alpha_dist``: ``"uniform"`` (the paper, default) or ``"normal"`` (the book's N(0, 1) draw).
-    ``num_classes``: the conditional GAN (§3.8).  Batches are then ``(images, labels)``; G gets the
+    ``num_classes``: the conditional GAN.  Batches are then ``(images, labels)``; G gets the
     one-hot labels after z, C gets them as image planes, and the fakes are made with the *real*
     batch's labels.  In the penalty only the image is interpolated; the label planes stay the real
     ones and the norm runs over the image's (C, H, W) only.

@@ -27,7 +27,7 @@ maximises it (minimises ``−ELBO``) with respect to encoder and decoder at once
       KL( N(μ, σ²) ‖ N(0, 1) ) = −½·(1 + log σ² − μ² − σ²)
 
   summed over the dimensions (``tinygdl.losses.gaussian_kl``).
-* **The book's weighting** (book-models §3.4, §3.5): ``loss = β·recon + KL`` with ``recon`` a
+* **The book's weighting** (``docs/models/autoencoders.md``): ``loss = β·recon + KL`` with ``recon`` a
   *per-pixel mean*: β = 500 on the binary cross-entropy (fashion, 1,024 pixels), β = 2000 on the
   squared error (faces).  Against the true ELBO (a *sum* over pixels) this reweights the two
   terms; ``vae_loss`` computes the book's version, ``elbo`` the real one.
@@ -152,13 +152,13 @@ def conv_vae(input_shape=(1, 32, 32), channels=(32, 64, 128), latent_dim: int = 
 
 
 def vae_fashion(input_shape=(1, 32, 32), channels=(32, 64, 128), latent_dim: int = 2) -> VAE:
-    """The chapter-3 Fashion-MNIST VAE (§3.4): the autoencoder's layers with a mean / log-variance
+    """The chapter-3 Fashion-MNIST VAE: the autoencoder's layers with a mean / log-variance
     head; 100,868 (encoder) + 246,273 (decoder) = 347,141 parameters."""
     return conv_vae(input_shape, channels, latent_dim)
 
 
 def vae_faces(input_shape=(3, 32, 32), channels=(128, 128, 128, 128), latent_dim: int = 200) -> VAE:
-    """The chapter-3 faces VAE (§3.5, the repository's HEAD version): four Conv + BN + LeakyReLU(0.3)
+    """The chapter-3 faces VAE (the book repository's current 32x32 version): four Conv + BN + LeakyReLU(0.3)
     stages to 2×2×128, 200-D latent, Dense + BN, four ConvT + BN + LeakyReLU stages, a stride-1
     transposed convolution to RGB with a sigmoid; 653,584 + 700,803 = 1,354,387 parameters
     (3,072 of them BatchNorm running statistics)."""

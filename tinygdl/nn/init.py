@@ -70,7 +70,7 @@ def fans(shape, kind: str = "dense") -> tuple[int, int]:
                           ``shape[:-2]``, fan_in = ``shape[-2]``·r, fan_out = ``shape[-1]``·r.
                           ``MultiHeadAttention``'s 3-D kernels use it: a query kernel
                           ``(d_model, heads, key_dim)`` has fan_in = heads·d_model and
-                          fan_out = key_dim·d_model (book-models §1.3).
+                          fan_out = key_dim·d_model, as Keras computes them.
     """
     shape = tuple(int(s) for s in shape)
     if kind == "dense":

@@ -1,7 +1,7 @@
 """Chapter 3: the autoencoder and the two VAEs (book notebooks ``03_vae/01_autoencoder``,
 ``02_vae_fashion``, ``03_vae_faces``), and the autoencoder family of Hands-On ML chapter 17.
 
-Book models (``shared/reference/book-models.md`` §3.3–3.5), with the book's settings by default:
+Book models (``docs/models/autoencoders.md``), with the book's settings by default:
 
 * ``autoencoder``: Fashion-MNIST zero-padded to 32×32, 2-D code, per-pixel binary cross-entropy,
   Adam 1e-3, batch 100, 3 epochs.

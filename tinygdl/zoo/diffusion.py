@@ -54,7 +54,7 @@ FIGURES = ("grid", "interpolation", "trajectory")
 class DDM(Recipe):
     name = "ddm"
     chapter = 8
-    title = "diffusion U-Net (1,953,507 weights), offset-cosine schedule, EMA, DDIM/DDPM sampling (book §8)"
+    title = "diffusion U-Net (1,953,507 weights), offset-cosine schedule, EMA, DDIM/DDPM sampling (book ch. 8)"
     dataset = "flowers12"
     datasets = ("flowers12", "cifar10", "digits", "mnist", "fashion-mnist")
     # widths/block_depth: the U-Net's stages; ema_start: "copy" (default) or "fresh" (the book, see the

@@ -37,7 +37,7 @@ SAMPLE_SEED = 1234  # the strips start from the same noise every epoch (``--set 
 class EnergyRecipe(Recipe):
     name = "ebm"
     chapter = 7
-    title = "energy-based model: conv score network, Langevin sampling, replay buffer (book §3.13)"
+    title = "energy-based model: conv score network, Langevin sampling, replay buffer (book ch. 7)"
     dataset = "mnist"
     datasets = ("mnist", "fashion-mnist", "digits")
     # steps / step_size / noise / gradient_clip: the Langevin sampler in training; alpha: the weight

@@ -39,7 +39,7 @@ EVAL_BATCH = 4096
 class RealNVPRecipe(Recipe):
     name = "realnvp"
     chapter = 6
-    title = "RealNVP: two affine couplings on two moons, exact likelihood (book §3.12)"
+    title = "RealNVP: two affine couplings on two moons, exact likelihood (book ch. 6)"
     dataset = "moons"
     datasets = ("moons",)
     # points / noise: the training set (make_moons); test_points: fresh moons for validation and report

@@ -2,7 +2,7 @@
 ML's dense GAN and the 1st edition's weight-clipped WGAN.
 
 Networks: ``tinygdl/models/gan.py``; objectives and steps: ``tinygdl/models/gan_training.py``.
-Offline datasets (``shared/reference/book-models.md``): the DCGAN's LEGO bricks become
+Offline datasets (``docs/models/gans.md``): the DCGAN's LEGO bricks become
 Fashion-MNIST padded to 32 and resized to 64 (``--set folder=PATH`` reads a folder of images such as
 the bricks' ``dataset/`` instead); CelebA becomes the CIFAR-10 (test-set) images resized to 64, and
 its ``Blond_Hair`` label a vehicle-vs-animal label.  Every recipe also trains on ``--dataset digits``
@@ -127,7 +127,7 @@ class _GAN(Recipe):
 
 class DCGAN(_GAN):
     name = "dcgan"
-    title = "DCGAN, 64x64 grey: BCE with label noise, dropout, BatchNorm (book §3.6)"
+    title = "DCGAN, 64x64 grey: BCE with label noise, dropout, BatchNorm (book ch. 4)"
     dataset = "fashion-mnist"
     datasets = ("fashion-mnist", "mnist", "digits", "cifar10", "flowers12")
     # replay: the fraction of extra, earlier fakes shown to D (0: off, the book); folder: a folder of images
@@ -153,7 +153,7 @@ class DCGAN(_GAN):
 
 class WGANGP(_GAN):
     name = "wgan_gp"
-    title = "WGAN-GP, 64x64 RGB: critic without BatchNorm, 3 critic steps, gradient penalty 10 (book §3.7)"
+    title = "WGAN-GP, 64x64 RGB: critic without BatchNorm, 3 critic steps, gradient penalty 10 (book ch. 4)"
     dataset = "cifar10"
     datasets = ("cifar10", "flowers12", "digits", "mnist", "fashion-mnist")
     # alpha_dist: "uniform" as Gulrajani et al. 2017; the book draws "normal", N(0, 1) (a documented
@@ -177,7 +177,7 @@ class WGANGP(_GAN):
 
 class CGAN(WGANGP):
     name = "cgan"
-    title = "conditional WGAN-GP: one-hot label after z, label planes beside the image (book §3.8)"
+    title = "conditional WGAN-GP: one-hot label after z, label planes beside the image (book ch. 4)"
     dataset = "cifar10"
     datasets = ("cifar10", "flowers12", "digits", "mnist", "fashion-mnist")
     # label: "vehicle" (vehicle vs animal, CIFAR-10's stand-in for the book's binary Blond_Hair, the

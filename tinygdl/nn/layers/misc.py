@@ -15,7 +15,7 @@ __all__ = ["Flatten", "Reshape", "Concatenate", "Dropout", "Lambda"]
 class Flatten(Module):
     """Merge axes ``start_axis..end_axis`` into one; by default every axis but the batch axis:
     (N, C, H, W) -> (N, C·H·W).  On NCHW input the order is c, h, w; Keras's Flatten of an NHWC
-    tensor orders h, w, c — it only matters when porting trained weights (book-models §1.1)."""
+    tensor orders h, w, c — it only matters when porting trained weights."""
 
     def __init__(self, start_axis: int = 1, end_axis: int = -1):
         super().__init__()

@@ -192,7 +192,7 @@ class LSTM(Module):
     every h_t: (N, T, H) with ``batch_first=True`` (Keras's layout, the default), (T, N, H)
     otherwise.  ``state=(h0, c0)``, each (N, H), starts from a given state (default zeros).
 
-    **Parameters**, in Keras's layout and with Keras's initializers (book-models §1.3):
+    **Parameters**, in Keras's layout and with Keras's initializers:
     ``weight_ih`` W (input_size, 4H), glorot_uniform; ``weight_hh`` U (H, 4H), orthogonal;
     ``bias`` b (4H,), zeros except the forget-gate block, 1 (``unit_forget_bias``: the cell
     remembers by default at the start of training).  The gate order i, f, g, o is PyTorch's and
