@@ -79,26 +79,27 @@ def _offsets(layer, in_shape, at):
 
 
 @pytest.mark.parametrize("layer, at, expected", [
-    (nn.ShiftedConv2d(1, 1, (5, 3), rows=2), (4, 4), [(r, c) for r in (2, 3) for c in (3, 4, 5)]),
-    (nn.ShiftedConv2d(1, 1, 3, rows=1), (4, 4), [(3, c) for c in (3, 4, 5)]),
-    (nn.ShiftedConv2d(1, 1, 3, rows=2, cols=1), (4, 4), [(3, 3), (4, 3)]),
-    (nn.ShiftedConv2d(1, 1, 3, rows=2, cols=2), (4, 4), [(3, 3), (3, 4), (4, 3), (4, 4)]),
+    (lambda: nn.ShiftedConv2d(1, 1, (5, 3), rows=2), (4, 4), [(r, c) for r in (2, 3) for c in (3, 4, 5)]),
+    (lambda: nn.ShiftedConv2d(1, 1, 3, rows=1), (4, 4), [(3, c) for c in (3, 4, 5)]),
+    (lambda: nn.ShiftedConv2d(1, 1, 3, rows=2, cols=1), (4, 4), [(3, 3), (4, 3)]),
+    (lambda: nn.ShiftedConv2d(1, 1, 3, rows=2, cols=2), (4, 4), [(3, 3), (3, 4), (4, 3), (4, 4)]),
     # 4x4 stride 2: low-resolution (i, j) = (2, 2) reads rows 2i−1, 2i and columns 2j−1 .. 2j+1
-    (nn.ShiftedConv2d(1, 1, 4, rows=2, cols=3, stride=2), (2, 2), [(r, c) for r in (3, 4) for c in (3, 4, 5)]),
-    (nn.ShiftedConv2d(1, 1, 4, rows=2, cols=2, stride=2), (2, 2), [(r, c) for r in (3, 4) for c in (3, 4)]),
+    (lambda: nn.ShiftedConv2d(1, 1, 4, rows=2, cols=3, stride=2), (2, 2), [(r, c) for r in (3, 4) for c in (3, 4, 5)]),
+    (lambda: nn.ShiftedConv2d(1, 1, 4, rows=2, cols=2, stride=2), (2, 2), [(r, c) for r in (3, 4) for c in (3, 4)]),
 ], ids=["v-first-5x3", "h-first-up", "h-first-left", "horizontal", "v-down", "h-down"])
 def test_shifted_convolutions_read_the_offsets_of_the_design(float64, layer, at, expected):
-    assert _offsets(layer, (1, 1, 8, 8), at) == expected
+    assert _offsets(layer(), (1, 1, 8, 8), at) == expected
 
 
 @pytest.mark.parametrize("layer, cols", [
-    (nn.ShiftedConvTranspose2d(1, 1, (2, 4), cols=3, stride=2), (3, 4, 5)),  # writes rows 2i, 2i+1, cols 2j−1..2j+1
-    (nn.ShiftedConvTranspose2d(1, 1, 2, stride=2), (4, 5)),
+    (lambda: nn.ShiftedConvTranspose2d(1, 1, (2, 4), cols=3, stride=2), (3, 4, 5)),  # cols 2j−1 .. 2j+1
+    (lambda: nn.ShiftedConvTranspose2d(1, 1, 2, stride=2), (4, 5)),
 ], ids=["v-up", "h-up"])
 def test_shifted_transposed_convolutions_write_the_offsets_of_the_design(float64, layer, cols):
     """Input pixel (2, 2) of a 4x4 map reaches output rows 4, 5 and the listed columns of the 8x8 map."""
     x = np.zeros((1, 1, 4, 4))
     x[0, 0, 2, 2] = 1
+    layer = layer()
     layer.weight.data[...] = 1
     out = layer(tg.tensor(x)).numpy()  # zero bias: the output is nonzero exactly where the pixel writes
     assert out.shape == (1, 1, 8, 8)
