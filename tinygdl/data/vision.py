@@ -110,7 +110,7 @@ def load_cifar10(split: str = "train", root=None, source: str = "auto",
     * ``"pickle"``: the canonical ``cifar10/cifar-10-batches-py/`` (downloaded if missing):
       50,000 train and 10,000 test images.
     * ``"npz"``: ``cifar10-jpeg/test.npz`` with keys ``x`` (N, 32, 32, 3) uint8 and ``y``.  The
-      shared offline copy holds only the 10,000 *test* images, decoded from JPEG copies (lossy), so
+      offline copy holds only the 10,000 *test* images, decoded from JPEG copies (lossy), so
       it is split in two, a fixed split independent of file order: within each class, every fifth
       image (the 5th, 10th, ... of that class in file order) is held out as ``"test"`` (2,000), the
       rest is ``"train"`` (8,000).
