@@ -28,5 +28,4 @@ from .tensor import (
     tensor,
     train_mode,
 )
-
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401

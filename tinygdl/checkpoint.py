@@ -47,6 +47,7 @@ import numpy as np
 from . import backend
 from .errors import CheckpointError, ConfigError
 from .nn.module import save_arrays
+from .version import __version__
 
 FORMAT = "tinygdl-checkpoint"
 VERSION = 1
@@ -185,8 +186,6 @@ def _history_dict(history) -> dict:
 
 def _describe(models: dict) -> dict:
     """Facts for a person inspecting the file; nothing here is needed to resume."""
-    from . import __version__
-
     return {
         "tinygdl_version": __version__,
         "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

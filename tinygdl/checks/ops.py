@@ -15,142 +15,41 @@ indices and conditions).  Float inputs are differentiated, the others are passed
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
-import tinygdl as tg
+from .. import ops as tg
+from ..tensor import tensor
+from .optable import (
+    BINARY,
+    R3,
+    SPECS,
+    UNARY,
+    OpSpec,
+    above,
+    add,
+    away_from,
+    const,
+    distinct,
+    each,
+    ids,
+    large,
+    make_inputs,
+    mask,
+    no_ties_between,
+    nonzero,
+    normal,
+    per_input,
+    positive,
+    seed_of,
+    small_ints,
+    with_zeros,
+)
 
 try:
     import torch
     import torch.nn.functional as F
 except ImportError:  # the table itself must import without torch; parity tests skip
     torch = F = None
-
-
-# --------------------------------------------------------------------------- the spec
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    id: str                      # test id, e.g. "sum-axis1-keep"
-    op: str                      # the tinygdl function it covers (coverage test)
-    fn: Callable                 # tinygdl: fn(*tensors) -> Tensor or tuple of Tensors
-    ref: Callable | None         # torch:   ref(*tensors) -> tensor or tuple
-    cases: tuple                 # tuples of input shapes
-    make: Callable = None        # make(rng, shapes) -> list of arrays; default: standard normal
-    grad: bool = True            # differentiable? (False: sign, argmax, one_hot: no gradient at all)
-    numeric: bool = True         # finite differences valid? (False for cases sitting on a tie/kink)
-    check_backward: bool = True  # compare gradients with torch (False: degenerate cases, forward only)
-    second_order: bool = False   # run gradgradcheck
-    float32: bool = True         # run the float32 parity check
-    check_dtype: bool = True     # compare the result dtype with torch's
-    complex: bool = False        # also check the forward on complex128 inputs against torch
-    layouts: bool = True         # also try non-contiguous (transposed / strided) inputs on case 0
-
-    def __repr__(self):
-        return self.id
-
-
-def seed_of(*parts) -> int:
-    """A stable seed per test (Python's hash() of strings changes between runs)."""
-    return zlib.crc32("/".join(map(str, parts)).encode())
-
-
-def make_inputs(spec: OpSpec, case: int, seed_extra="") -> list:
-    rng = np.random.default_rng(seed_of(spec.id, case, seed_extra))
-    make = spec.make or each(normal)
-    return [np.asarray(a) for a in make(rng, spec.cases[case])]
-
-
-# --------------------------------------------------------------------------- input generators
-
-
-def each(gen):
-    """Draw every input with the same generator."""
-    return lambda rng, shapes: [gen(rng, s) for s in shapes]
-
-
-def per_input(*gens):
-    """One generator per input."""
-    return lambda rng, shapes: [g(rng, s) for g, s in zip(gens, shapes)]
-
-
-def normal(rng, shape):
-    return rng.standard_normal(shape)
-
-
-def positive(rng, shape):
-    return rng.uniform(0.5, 2.0, shape)
-
-
-def above(low):
-    return lambda rng, shape: rng.uniform(low, low + 2.5, shape)
-
-
-def away_from(*points, margin=0.1, scale=1.5):
-    """Normal draws, none within ``margin`` of a kink (so finite differences never straddle it)."""
-
-    def gen(rng, shape):
-        x = rng.standard_normal(shape) * scale
-        for _ in range(100):
-            bad = np.zeros(np.shape(x), dtype=bool)
-            for p in points:
-                bad |= np.abs(x - p) < margin
-            if not bad.any():
-                return x
-            x = np.where(bad, rng.standard_normal(shape) * scale, x)
-        raise RuntimeError("away_from: could not draw values clear of the kinks")
-
-    return gen
-
-
-nonzero = away_from(0.0)
-
-
-def distinct(rng, shape):
-    """All values different, at least 0.1 apart (max/min/argmax without ties)."""
-    n = int(np.prod(shape, dtype=int))
-    return ((rng.permutation(n) - n / 2) * 0.15 + rng.uniform(-0.02, 0.02, n)).reshape(shape)
-
-
-def no_ties_between(rng, shapes):
-    """Two inputs that never tie elementwise: a on a grid of step 0.2, b half a step off it."""
-    a = rng.integers(-8, 8, shapes[0]) * 0.2 + rng.uniform(-0.03, 0.03, shapes[0])
-    b = rng.integers(-8, 8, shapes[1]) * 0.2 + 0.1 + rng.uniform(-0.03, 0.03, shapes[1])
-    return [a, b]
-
-
-def small_ints(rng, shape):
-    """Values in {-1, 0, 1} as floats: plenty of ties."""
-    return rng.integers(-1, 2, shape).astype(np.float64)
-
-
-def with_zeros(rng, shape):
-    """Normal draws with about a third of them set to exactly zero (cumprod's hard case)."""
-    x = rng.standard_normal(shape)
-    flat = x.reshape(-1)
-    flat[rng.choice(flat.size, max(flat.size // 3, 1), replace=False)] = 0.0
-    return x
-
-
-def large(rng, shape):
-    """Big logits: softmax / logsumexp must not overflow."""
-    return rng.standard_normal(shape) * 30 + 500
-
-
-def mask(rng, shape):
-    return rng.random(shape) < 0.5
-
-
-def ids(high):
-    return lambda rng, shape: rng.integers(0, high, shape)
-
-
-def const(array):
-    return lambda rng, shape: np.asarray(array)
 
 
 # --------------------------------------------------------------------------- helpers for refs
@@ -191,14 +90,6 @@ def _by_positions(index):
 
 # --------------------------------------------------------------------------- the table
 
-UNARY = (((3, 4),), ((2, 1, 3),), ((),), ((5,),))
-BINARY = (((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 3), (4, 1)), ((), (2, 3)), ((3, 1), (1,)))
-R3 = (((2, 3, 4),),)  # reductions: one 3-D input, axis variety in the entries
-SPECS: list[OpSpec] = []
-
-
-def add(**kw):
-    SPECS.append(OpSpec(**kw))
 
 
 # -- arithmetic --------------------------------------------------------------------------
@@ -496,7 +387,7 @@ for name, index in {"negative-step": (slice(None, None, -1), slice(3, 0, -2)),
                     "negative-step-int": (2, slice(None, None, -3))}.items():
     add(id=f"getitem-{name}", op="getitem", fn=lambda x, i=index: tg.getitem(x, i), ref=_by_positions(index),
         cases=(((4, 5),),) if name != "negative-step-1d" else (((6,),),), second_order=True)
-add(id="getitem-tensor-index", op="getitem", fn=lambda x: x[tg.tensor(np.array([1, 1, 0]))],
+add(id="getitem-tensor-index", op="getitem", fn=lambda x: x[tensor(np.array([1, 1, 0]))],
     ref=lambda x: x[torch.tensor([1, 1, 0])], cases=(((4, 5),),), second_order=True)
 add(id="getitem-mask-from-comparison", op="getitem", fn=lambda x: x[x > 0], ref=lambda x: x[x > 0],
     cases=(((4, 5),), ((7,),)), make=each(nonzero), second_order=True)
@@ -523,7 +414,7 @@ add(id="embedding-repeated", op="embedding", fn=tg.embedding, ref=torch and F.em
 # -- dtype cast (differentiable between float types) --------------------------------------
 add(id="astype-roundtrip", op="astype", fn=lambda x: x.astype(np.float32).astype(x.dtype) * 1.0,
     ref=lambda x: x.float().to(x.dtype) * 1.0, cases=UNARY[:1], float32=True, numeric=False)
-add(id="to_device_op-cpu", op="to_device_op", fn=lambda x: tg.ops.to_device_op(x, "cpu") * 2,
+add(id="to_device_op-cpu", op="to_device_op", fn=lambda x: tg.to_device_op(x, "cpu") * 2,
     ref=lambda x: x.to("cpu") * 2, cases=UNARY[:2], second_order=True)
 
 # =========================================================================== issue 9: PyTorch's everyday ops
@@ -882,9 +773,8 @@ add(id="getitem-ellipsis-int-array", op="getitem", fn=lambda x: x[..., 1, np.arr
 add(id="getitem-array-slice-int", op="getitem", fn=lambda x: x[np.array([2, 0]), 1:3, 4],
     ref=lambda x: x[torch.tensor([2, 0]), 1:3, 4], cases=(((3, 4, 5),),), second_order=True)
 
-from . import ops_nn  # noqa: E402,F401  (the neural-network ops' entries)
-
-from . import ops_3d  # noqa: E402,F401  (conv3d: appends its entries to SPECS)
+from . import ops_3d, ops_nn  # noqa: E402,F401  (conv3d's and the neural-network ops' entries join SPECS)
 
 SPEC_BY_ID = {s.id: s for s in SPECS}
+__all__ = ["OpSpec", "SPECS", "SPEC_BY_ID", "make_inputs", "seed_of"]  # what the tests and `gradcheck` use
 assert len(SPEC_BY_ID) == len(SPECS), "duplicate op spec ids"

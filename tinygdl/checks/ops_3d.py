@@ -8,10 +8,14 @@ reference pads Keras's ``"same"`` explicitly (the odd cell after) before a ``val
 
 from __future__ import annotations
 
-import tinygdl as tg
-
 from ..ops.conv import _same_padding
-from .ops import F, add
+from ..ops.conv3d import conv3d
+from .optable import add
+
+try:
+    import torch.nn.functional as F
+except ImportError:
+    F = None
 
 CONV3D = "conv3d"
 
@@ -23,8 +27,8 @@ def _triple(v):
 def _conv3d(stride=1, padding=0, dilation=1, bias=True):
     """tinygdl's conv3d on (x, weight[, bias])."""
     if bias:
-        return lambda x, w, b: tg.ops.conv3d(x, w, b, stride, padding, dilation)
-    return lambda x, w: tg.ops.conv3d(x, w, None, stride, padding, dilation)
+        return lambda x, w, b: conv3d(x, w, b, stride, padding, dilation)
+    return lambda x, w: conv3d(x, w, None, stride, padding, dilation)
 
 
 def _torch_conv3d(stride=1, padding=0, dilation=1, bias=True):

@@ -13,10 +13,9 @@ import warnings
 
 import numpy as np
 
-import tinygdl as tg
-import tinygdl.nn.functional as TF
-
-from .ops import add, away_from, const, distinct, each, nonzero, normal, per_input, positive
+from .. import ops as tg
+from ..nn import functional as TF
+from .optable import add, away_from, const, distinct, each, nonzero, normal, per_input, positive
 
 try:
     import torch

@@ -48,7 +48,6 @@ from .elementwise import (
     clamp,
     clip,
     cos,
-    div,
     elu,
     erf,
     exp,
@@ -73,7 +72,7 @@ from .elementwise import (
     tanh,
     where,
 )
-from .index import getitem
+from .index import getitem, nonzero
 from .linalg import cross, diag, diagonal, kron, matmul, outer, trace, tril, triu
 from .math import (
     acos,
@@ -87,6 +86,7 @@ from .math import (
     ceil,
     copysign,
     cosh,
+    div,
     exp2,
     expm1,
     floor,
@@ -139,7 +139,6 @@ from .select import (
     index_select,
     masked_fill,
     masked_select,
-    nonzero,
     scatter,
     scatter_add,
     scatter_reduce,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .elementwise import Clamp, _floating, abs, elu, softplus, tanh, where
+from .elementwise import Clamp, _floating, abs, elu, sigmoid, softplus, tanh, where
 from .neural import softmax
 from .shape import _axis, reshape, split
 
@@ -77,8 +77,6 @@ def softmin(x, axis: int = -1) -> Tensor:
 
 def glu(x, axis: int = -1) -> Tensor:
     """Gated linear unit: split ``x`` in halves ``a, b`` along ``axis``; ``a · sigmoid(b)``."""
-    from .elementwise import sigmoid
-
     axis = _axis(axis, x.ndim, "glu")
     if x.shape[axis] % 2:
         raise ShapeError(f"glu: axis {axis} of shape {x.shape} must have an even size")

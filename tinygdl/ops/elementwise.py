@@ -15,6 +15,7 @@ import numpy as np
 from .. import backend, kernels
 from ..errors import ConfigError, ShapeError, TinyGDLError
 from ..tensor import Function, Tensor, _as_tensor_like, _tensors
+from .index import nonzero
 from .shape import sum_to
 
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
@@ -187,20 +188,6 @@ def sub(a, b):
 
 def mul(a, b):
     return _apply(Mul(), a, b)
-
-
-def div(a, b, rounding_mode=None):
-    """``a / b``.  True division always gives floats (int / int -> the default float dtype, as in
-    PyTorch); ``rounding_mode="floor"`` is ``floor_divide`` and ``"trunc"`` rounds toward zero
-    (both keep integer dtypes and have zero gradient, as in PyTorch)."""
-    if rounding_mode is not None:
-        from .math import rounded_div
-
-        return rounded_div(a, b, rounding_mode)
-    a, b = _operands(a, b)
-    if a.data.dtype.kind not in "fc":
-        a, b = _floating(a), _floating(b)
-    return _apply(Div(), a, b)
 
 
 def neg(a):
@@ -425,8 +412,6 @@ def where(condition, a=None, b=None):
     The condition is a constant, moved to a's device.  ``where(condition)`` alone is
     ``nonzero(condition, as_tuple=True)``, as in NumPy and PyTorch."""
     if a is None and b is None:
-        from .select import nonzero
-
         return nonzero(condition, as_tuple=True)
     cond = condition.data if isinstance(condition, Tensor) else condition
     a, b = _operands(a if isinstance(a, Tensor) or isinstance(b, Tensor) else Tensor(a), b)

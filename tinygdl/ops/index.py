@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..tensor import Function, Tensor, _raw_index
+from ..tensor import Function, Tensor, _raw_index, _tensors
 
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
@@ -106,3 +106,16 @@ def _axes_of(array_index) -> int:
     """How many axes an index array consumes: a boolean mask one per dimension, integers one."""
     dtype = getattr(array_index, "dtype", None)
     return array_index.ndim if dtype is not None and dtype.kind == "b" else 1
+
+
+def nonzero(x, as_tuple: bool = False):
+    """Indices of the nonzero elements: an (n, ndim) int64 tensor, or (``as_tuple``) one 1-D tensor per
+    axis, as ``numpy.nonzero``."""
+    x = x if isinstance(x, Tensor) else _tensors((x,))[0]
+    xp = _xp(x.data)
+    data = x.data.reshape(1) if x.ndim == 0 else x.data
+    found = xp.nonzero(data)
+    if as_tuple:
+        return tuple(Tensor._wrap(i) for i in found)
+    table = xp.stack(found, axis=1).astype(np.int64)
+    return Tensor._wrap(table[:, :0] if x.ndim == 0 else table)

@@ -8,7 +8,10 @@ import numpy as np
 from .. import backend
 from ..errors import ShapeError
 from ..tensor import Function, Tensor, _tensors
-from .shape import reshape, sum_to, swapaxes
+from .elementwise import _operands, where
+from .index import ScatterAdd
+from .reduce import sum
+from .shape import _axis, broadcast_to, movedim, reshape, stack, sum_to, swapaxes
 
 
 class MatMul(Function):
@@ -70,9 +73,6 @@ def kron(a, b) -> Tensor:
 
 def cross(a, b, axis: int = -1) -> Tensor:
     """The cross product of 3-vectors along ``axis`` (broadcasting elsewhere), as ``torch.linalg.cross``."""
-    from .elementwise import _operands
-    from .shape import _axis, broadcast_to, stack
-
     a, b = _operands(a, b)
     if a.shape[axis] != 3 or b.shape[axis] != 3:
         raise ShapeError(f"cross: axis {axis} must have size 3 in both, got shapes {a.shape} and {b.shape}")
@@ -88,8 +88,6 @@ def cross(a, b, axis: int = -1) -> Tensor:
 
 
 def _triangle(x: Tensor, k: int, lower: bool) -> Tensor:
-    from .elementwise import where
-
     if x.ndim < 2:
         raise ShapeError(f"{'tril' if lower else 'triu'}: needs a matrix (or a batch of them), got shape {x.shape}")
     xp = backend.get_array_module(x.data)
@@ -110,8 +108,6 @@ def triu(x: Tensor, k: int = 0) -> Tensor:
 
 def diagonal(x: Tensor, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
     """The diagonal ``x[..., i, i + offset]`` of axes ``axis1`` and ``axis2``, as a new last axis."""
-    from .shape import movedim
-
     if x.ndim < 2:
         raise ShapeError(f"diagonal: needs at least two axes, got shape {x.shape}")
     x = movedim(x, (axis1, axis2), (-2, -1))
@@ -123,8 +119,6 @@ def diagonal(x: Tensor, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tens
 
 def diag(x: Tensor, k: int = 0) -> Tensor:
     """A 1-D ``x``: the square matrix with x on diagonal ``k``; a matrix: its diagonal ``k`` (``torch.diag``)."""
-    from .index import ScatterAdd
-
     if x.ndim == 2:
         return diagonal(x, k)
     if x.ndim != 1:
@@ -136,8 +130,6 @@ def diag(x: Tensor, k: int = 0) -> Tensor:
 
 def trace(x: Tensor) -> Tensor:
     """The sum of the main diagonal of a matrix."""
-    from .reduce import sum
-
     if x.ndim != 2:
         raise ShapeError(f"trace: needs a matrix, got shape {x.shape}")
     return sum(diagonal(x))

@@ -15,7 +15,7 @@ import math
 from .. import backend
 from ..errors import ConfigError
 from ..tensor import Function, Tensor, _tensors
-from .elementwise import _apply, _const, _floating, _grad_if, _operands, exp, pow
+from .elementwise import Div, _apply, _const, _floating, _grad_if, _operands, exp, pow
 
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
@@ -176,6 +176,18 @@ def rounded_div(a, b, rounding_mode: str):
     raise ConfigError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
 
 
+def div(a, b, rounding_mode=None):
+    """``a / b``.  True division always gives floats (int / int -> the default float dtype, as in
+    PyTorch); ``rounding_mode="floor"`` is ``floor_divide`` and ``"trunc"`` rounds toward zero
+    (both keep integer dtypes and have zero gradient, as in PyTorch)."""
+    if rounding_mode is not None:
+        return rounded_div(a, b, rounding_mode)
+    a, b = _operands(a, b)
+    if a.data.dtype.kind not in "fc":
+        a, b = _floating(a), _floating(b)
+    return _apply(Div(), a, b)
+
+
 def lerp(a, b, weight):
     """Linear interpolation ``a + weight·(b − a)`` (weight a number or a tensor)."""
     return a + weight * (b - a)
@@ -210,6 +222,6 @@ def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = Fal
     return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
 
 
-__all__ = ["acos", "acosh", "allclose", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "copysign", "cosh",
+__all__ = ["acos", "acosh", "allclose", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "copysign", "cosh", "div",
            "exp2", "expm1", "floor", "floor_divide", "fmod", "frac", "hypot", "isclose", "isfinite", "isinf",
            "isnan", "lerp", "log10", "log2", "logaddexp", "remainder", "round", "rsqrt", "sinh", "tan", "trunc"]

@@ -12,7 +12,9 @@ from .. import backend
 from ..errors import ConfigError, ShapeError
 from ..tensor import Function, Tensor, _tensors
 from .elementwise import _const, _floating, exp, log, sqrt, where
+from .index import getitem
 from .movement import astype
+from .select import ValuesIndices, gather
 from .shape import broadcast_to, concatenate, flip, movedim, reshape, transpose, unsqueeze
 
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
@@ -245,9 +247,6 @@ class Cumprod(Function):
 def _cumprod_grad_with_zeros(x: Tensor, gy: Tensor, axis: int) -> Tensor:
     """Exact gradient when some x are zero: for each position i, recompute the cumulative product
     with x_i replaced by 1 (the product of the other factors) — O(n²), used only in this case."""
-    from .index import getitem
-    from .shape import concatenate
-
     xp, n = _xp(x.data), x.shape[axis]
     columns = []
     for i in range(n):
@@ -260,8 +259,6 @@ def _cumprod_grad_with_zeros(x: Tensor, gy: Tensor, axis: int) -> Tensor:
 
 
 def _where_const(mask, value, x: Tensor) -> Tensor:
-    from .elementwise import where
-
     return where(mask, _tensors((value, x))[0], x)
 
 
@@ -310,8 +307,6 @@ def cummin(x: Tensor, axis: int):
 
 
 def _running_extreme(x: Tensor, axis, ufunc, op):
-    from .select import ValuesIndices, gather
-
     axes = _normalize_axes(axis, x.ndim, op)
     xp = _xp(x.data)
     if not axes:

@@ -228,18 +228,5 @@ def masked_select(x: Tensor, mask) -> Tensor:
     return getitem(broadcast_to(x, shape), _xp(mask.data).broadcast_to(mask.data, shape))
 
 
-def nonzero(x, as_tuple: bool = False):
-    """Indices of the nonzero elements: an (n, ndim) int64 tensor, or (``as_tuple``) one 1-D tensor per
-    axis, as ``numpy.nonzero``."""
-    x = x if isinstance(x, Tensor) else _tensors((x,))[0]
-    xp = _xp(x.data)
-    data = x.data.reshape(1) if x.ndim == 0 else x.data
-    found = xp.nonzero(data)
-    if as_tuple:
-        return tuple(_const(i) for i in found)
-    table = xp.stack(found, axis=1).astype(np.int64)
-    return _const(table[:, :0] if x.ndim == 0 else table)
-
-
-__all__ = ["ValuesIndices", "argsort", "gather", "index_select", "masked_fill", "masked_select", "nonzero",
+__all__ = ["ValuesIndices", "argsort", "gather", "index_select", "masked_fill", "masked_select",
            "scatter", "scatter_add", "scatter_reduce", "sort", "topk"]

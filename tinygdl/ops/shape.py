@@ -10,6 +10,7 @@ from __future__ import annotations
 from .. import backend
 from ..errors import ShapeError
 from ..tensor import Function, Tensor, _tensors
+from .index import getitem
 
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
 
@@ -227,8 +228,6 @@ def _cumulative(sizes):
 
 
 def _slice_along(x: Tensor, axis: int, lo: int, hi: int) -> Tensor:
-    from .index import getitem
-
     return getitem(x, (slice(None),) * axis + (slice(lo, hi),))
 
 
@@ -280,8 +279,6 @@ class Pad(Function):
         return _xp(a).pad(a, self.widths, mode="constant", constant_values=self.value)
 
     def backward(self, gy):
-        from .index import getitem
-
         return getitem(gy, tuple(slice(lo, gy.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths)))
 
 
@@ -343,8 +340,6 @@ def pad(x: Tensor, widths, value=0.0, mode: str = "constant") -> Tensor:
     if mode not in PAD_MODES:
         raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
     widths = _pad_widths(widths, x.ndim)
-    from .index import getitem
-
     if any(lo < 0 or hi < 0 for lo, hi in widths):
         crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for n, (lo, hi) in zip(x.shape, widths))
         if any(c.stop - c.start < 0 for c in crop):
@@ -397,11 +392,11 @@ class Repeat(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
-        # (..., n*r, ...) -> (..., n, r, ...) and sum the r copies of each element.
-        split_shape = x.shape[:self.axis] + (x.shape[self.axis], self.repeats) + x.shape[self.axis + 1:]
-        from .reduce import sum as sum_
-
-        return sum_(reshape(gy, split_shape), axis=self.axis + 1)
+        # (..., n*r, ...) -> (..., n, r, ...) and sum the r copies of each element (down to size 1).
+        n = x.shape[self.axis]
+        split_shape = x.shape[:self.axis] + (n, self.repeats) + x.shape[self.axis + 1:]
+        summed_shape = x.shape[:self.axis] + (n, 1) + x.shape[self.axis + 1:]
+        return reshape(sum_to(reshape(gy, split_shape), summed_shape), x.shape)
 
 
 def repeat_interleave(x: Tensor, repeats: int, axis: int | None = None) -> Tensor:
@@ -433,13 +428,11 @@ class Tile(Function):
         return _xp(a).tile(a, self.reps)
 
     def backward(self, gy):
-        from .reduce import sum as sum_
-
         x = self.inputs[0]
         shape = (1,) * (len(self.reps) - x.ndim) + x.shape
-        # (r0*s0, r1*s1, ...) -> (r0, s0, r1, s1, ...) and sum over the r axes.
+        # (r0*s0, r1*s1, ...) -> (r0, s0, r1, s1, ...) and sum over the r axes (down to size 1).
         interleaved = tuple(v for r, s in zip(self.reps, shape) for v in (r, s))
-        summed = sum_(reshape(gy, interleaved), axis=tuple(range(0, 2 * len(shape), 2)))
+        summed = sum_to(reshape(gy, interleaved), tuple(v for s in shape for v in (1, s)))
         return reshape(summed, x.shape)
 
 
@@ -452,8 +445,6 @@ def roll(x: Tensor, shifts, axis=None) -> Tensor:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     if len(shifts) != len(axes):
         raise ShapeError(f"roll: {len(shifts)} shifts for {len(axes)} axes")
-    from .index import getitem
-
     xp = _xp(x.data)
     for shift, a in zip(shifts, axes):
         a = _axis(a, x.ndim, "roll")
@@ -466,8 +457,6 @@ def roll(x: Tensor, shifts, axis=None) -> Tensor:
 def unfold(x: Tensor, axis: int, size: int, step: int) -> Tensor:
     """``Tensor.unfold``: every window of ``size`` elements along ``axis``, ``step`` apart, as a new last
     axis: shape (..., n, ...) -> (..., (n − size) // step + 1, ..., size)."""
-    from .index import getitem
-
     axis = _axis(axis, x.ndim, "unfold")
     n = x.shape[axis] if x.ndim else 1
     if not 0 < size <= n or step < 1:
