@@ -21,12 +21,16 @@ about 8 ms, whatever its size).  OpenMP's remedy, ``OMP_WAIT_POLICY=PASSIVE``, i
 OpenMP library in the process (PyTorch shares the same runtime) and would slow those down.  So
 this module asks Numba for its own ``workqueue`` threading layer, whose idle threads sleep: about
 0.1 ms to wake them per call, no spinning, nothing shared with OpenMP.  Set
-``NUMBA_THREADING_LAYER`` yourself to choose another layer.
+``NUMBA_THREADING_LAYER`` yourself to choose another layer.  With one thread
+(``numba.set_num_threads(1)``) no pool is used at all: every kernel also has a serial build
+(``_threaded``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import types
 
 import numba
 import numpy as np
@@ -42,10 +46,33 @@ if numba.config.DISABLE_JIT:
 if "NUMBA_THREADING_LAYER" not in os.environ:  # see the module docstring; must precede the first parallel call
     numba.config.THREADING_LAYER = "workqueue"
 
+
+def _threaded(loops):
+    """``loops`` compiled twice: with ``parallel=True``, and serially (``prange`` is then ``range``),
+    the serial build run whenever Numba is set to one thread.
+
+    A parallel call hands its work to the pool's threads and waits for them even with one thread;
+    that hand-over costs about 0.1 ms on an idle machine and, on a busy one, as long as the woken
+    thread waits for a core (50 ms seen for one Adam step of a DCGAN).  One thread needs no pool.
+    The serial twin has its own name, so that Numba's on-disk cache keeps the two builds apart.
+    """
+    parallel = njit(parallel=True, cache=True)(loops)
+    twin = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_serial", loops.__defaults__,
+                              loops.__closure__)
+    twin.__qualname__ = loops.__qualname__ + "_serial"
+    serial = njit(cache=True)(twin)
+
+    @functools.wraps(loops)
+    def launch(*args):
+        return (serial if numba.get_num_threads() == 1 else parallel)(*args)
+
+    launch.parallel, launch.serial = parallel, serial
+    return launch
+
 # --------------------------------------------------------------------------- im2col / col2im
 
 
-@njit(parallel=True, cache=True)
+@_threaded
 def _im2col(x, g, cols):
     # One task per (row of cols, image): the row is one (channel, tap) pair and the image's
     # oh*ow positions form a contiguous stretch of that row.
@@ -106,7 +133,7 @@ def _gather_table(g):
     return count, offset
 
 
-@njit(parallel=True, cache=True)
+@_threaded
 def _col2im(cols, g, x):
     count, offset = _gather_table(g)
     flat_cols = cols.reshape(-1)
@@ -143,7 +170,7 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
 # --------------------------------------------------------------------------- vol2col / col2vol (3-D)
 
 
-@njit(parallel=True, cache=True)
+@_threaded
 def _vol2col(x, g, cols):
     # As _im2col, with a depth axis: one task per (row of cols, volume); the row is one
     # (channel, tap) pair and the volume's od*oh*ow positions form a contiguous stretch of it.
@@ -195,7 +222,7 @@ def _vol_gather_table(g):
     return count, offset
 
 
-@njit(parallel=True, cache=True)
+@_threaded
 def _col2vol(cols, g, x):
     count, offset = _vol_gather_table(g)
     flat_cols = cols.reshape(-1)
@@ -233,7 +260,7 @@ def col2vol(cols, x_shape, kernel_size, stride, padding, dilation):
 # --------------------------------------------------------------------------- fused element-wise kernels
 
 
-@njit(parallel=True, cache=True)
+@_threaded
 def _adam_update(param, grad, m, v, step_size, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, v_scale):
     for i in prange(param.size):
         g = grad[i]
@@ -257,7 +284,7 @@ def adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale):
     _adam_update(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), *scalars)
 
 
-@njit(parallel=True, cache=True)
+@_threaded
 def _leaky_relu(x, gy, slope, out):
     # One loop for both directions: the forward pass is the gradient with gy = x.
     for i in prange(x.size):
