@@ -226,7 +226,7 @@ def main(argv=None) -> None:
     rates = {name: args.count / seconds for name, seconds in times.items()}
     print(f"DDIM, {args.steps} steps, {args.count} images of {args.image_size}x{args.image_size}, "
           f"{args.threads} thread(s): tinygdl {rates['tinygdl']:.2f} images/s, torch {rates['torch']:.2f} images/s, "
-          f"ratio (torch/tinygdl time) {times['tinygdl'] / times['torch']:.2f}x; load average {load_average()}")
+          f"time ratio tinygdl/torch {times['tinygdl'] / times['torch']:.2f}x; load average {load_average()}")
 
 
 if __name__ == "__main__":
