@@ -60,7 +60,7 @@ def _threaded(loops):
     twin = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_serial", loops.__defaults__,
                               loops.__closure__)
     twin.__qualname__ = loops.__qualname__ + "_serial"
-    serial = njit(cache=True)(twin)
+    serial = njit(cache=True, error_model="numpy")(twin)
 
     @functools.wraps(loops)
     def launch(*args):
