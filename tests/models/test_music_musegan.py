@@ -62,15 +62,9 @@ def test_each_latent_group_reaches_the_tracks_it_should(group, changed_tracks):
 
 @pytest.fixture(autouse=True)
 def one_torch_thread(request):
-    """PyTorch's OpenMP threads crawl on a busy machine (seconds per tiny step); one thread is fast."""
-    if "torch" not in request.fixturenames:
-        yield
-        return
-    torch = request.getfixturevalue("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    """The PyTorch twins on one thread (tests/conftest.py's ``torch_one_thread``)."""
+    if "torch" in request.fixturenames:
+        request.getfixturevalue("torch_one_thread")
 
 
 

@@ -61,16 +61,9 @@ def test_position_t_sees_no_later_position(float64):
 
 @pytest.fixture(autouse=True)
 def one_torch_thread(request):
-    """PyTorch's OpenMP threads crawl on a busy machine (seconds per tiny step); one thread is fast."""
-    if "torch" not in request.fixturenames:
-        yield
-        return
-    torch = request.getfixturevalue("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
+    """The PyTorch twins on one thread (tests/conftest.py's ``torch_one_thread``)."""
+    if "torch" in request.fixturenames:
+        request.getfixturevalue("torch_one_thread")
 
 
 def test_forward_and_gradients_match_the_twin(torch, float64):
@@ -223,12 +216,13 @@ def test_midi_export_parses_back_into_the_same_notes(tmp_path):
 def test_the_recipe_keeps_its_vocabularies_in_the_checkpoint_state():
     from tinygdl.zoo import recipe
 
-    trained = recipe("music_transformer", n_notes=4)
+    small = dict(embed_dim=8, num_heads=2, key_dim=4, ff_dim=8)
+    trained = recipe("music_transformer", n_notes=4, **small)
     trained.note_tokens = music_data_tokenizer(["START", "G4", "A4", "G4", "B4"], 4)  # room for 2 tokens
     trained.duration_tokens = music_data_tokenizer(["0.0", "1.0", "0.5"], 24)
     assert trained.note_tokens.vocabulary == ["", "[UNK]", "G4", "START"]
     state = trained.state_dict()
-    fresh = recipe("music_transformer", n_notes=4)
+    fresh = recipe("music_transformer", n_notes=4, **small)
     fresh.load_state_dict(state)
     assert fresh.note_tokens.vocabulary == trained.note_tokens.vocabulary
     model = fresh.build()["model"]
