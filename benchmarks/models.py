@@ -29,9 +29,11 @@ first thread count): one more step of each engine after a warm-up step, measured
   ``/proc/self/clear_refs``, read from ``VmHWM``), for both engines alike: the peak above what the
   process held between steps (parameters, optimizer state, the previous step's gradients, which
   tinygdl's step frees at its start and the twins before their backward pass).  For the resident size to
-  follow the bytes in use, glibc is told to return every freed block at once (``mallopt``:
-  ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` 0) for this pass; PyTorch's CPU tensors come from
-  the same malloc.  Small allocations are rounded up to whole pages, which favours neither engine.
+  follow the bytes in use, glibc is told to give every block of 64 KiB or more its own pages and
+  to return freed memory at once (``mallopt``: ``M_MMAP_THRESHOLD`` 64 KiB, ``M_TRIM_THRESHOLD``
+  0) for this pass, and ``malloc_trim`` returns what it holds free before each measured step;
+  PyTorch's CPU tensors come from the same malloc.  Smaller blocks (scalars,
+  bookkeeping) stay in malloc's heap and are not seen: both engines' large arrays are.
 
 On the GPU each step is followed by a device synchronisation in both engines, so the time is the
 step's, not the time to queue its kernels; rows whose ``make`` takes no ``device`` are skipped.
@@ -105,13 +107,19 @@ def _status_bytes(key: str) -> int:
     raise OSError(f"no {key} in /proc/self/status")
 
 
-def return_freed_memory_at_once() -> bool:
-    """glibc: serve every request with its own pages and give them back on free (see the docstring)."""
+def _libc():
     import ctypes
 
+    return ctypes.CDLL("libc.so.6")
+
+
+def return_freed_memory_at_once() -> bool:
+    """glibc: serve every request with its own pages and give them back on free (see the docstring)."""
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        return libc.mallopt(-3, 0) == 1 and libc.mallopt(-1, 0) == 1  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+        libc = _libc()
+        # M_MMAP_THRESHOLD 64 KiB (not 0: a page per small block would exhaust the process's
+        # mappings, and malloc would fall back to its heap), M_TRIM_THRESHOLD 0
+        return libc.mallopt(-3, 1 << 16) == 1 and libc.mallopt(-1, 0) == 1
     except (OSError, AttributeError):
         return False
 
@@ -119,6 +127,7 @@ def return_freed_memory_at_once() -> bool:
 def rss_growth(step) -> int | None:
     """Bytes by which the resident high-water mark rose above the resident size during ``step()``."""
     try:
+        _libc().malloc_trim(0)  # what malloc holds free (the timings' heap) goes back to the OS first
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset VmHWM to the current resident size
         before = _status_bytes("VmRSS")
