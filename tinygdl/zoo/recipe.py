@@ -68,7 +68,7 @@ class Recipe:
                 raise ConfigError(f"{self.name}: setting {key} must be in [0, 1), got {value!r}")
 
     def check_networks(self, models: dict) -> None:
-        """Run each network once on a small batch of zeros of its input shape: settings that build
+        """Run each network once on one example of zeros of its input shape: settings that build
         a network which cannot run (``--image-size 3`` for a model that halves the image four times)
         fail here, before the data is loaded, naming the setting."""
         from ..nn.module import evaluation_mode
@@ -80,7 +80,7 @@ class Recipe:
             dtype = next(iter(model.parameters())).dtype
             try:
                 with evaluation_mode([model]):
-                    model(*[zeros(2, *shape, dtype=dtype, device=model.device) for shape in shapes])
+                    model(*[zeros(1, *shape, dtype=dtype, device=model.device) for shape in shapes])
             except (TypeError, NotImplementedError):
                 continue  # inputs that are not float arrays (token ids ...): the dry run cannot tell
             except (ValueError, IndexError, ArithmeticError) as error:
