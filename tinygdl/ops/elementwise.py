@@ -414,14 +414,16 @@ def where(condition, a=None, b=None):
     if a is None and b is None:
         return nonzero(condition, as_tuple=True)
     cond = condition.data if isinstance(condition, Tensor) else condition
-    a, b = _operands(a if isinstance(a, Tensor) or isinstance(b, Tensor) else Tensor(a), b)
+    if not (isinstance(a, Tensor) or isinstance(b, Tensor)):  # two numbers: the result lives with the condition
+        a = Tensor(a, device=backend.device_of(cond))
+    a, b = _operands(a, b)
     try:
         return Where(backend.to_device(cond, a.device))(a, b)
     except ValueError as error:
         if isinstance(error, TinyGDLError) or "broadcast" not in str(error):
             raise
-        raise ShapeError(f"where: condition {np.shape(cond)}, branches {a.shape} and {b.shape} "
-                         "do not broadcast") from None
+        shape = cond.shape if backend.is_array(cond) else np.shape(cond)  # (NumPy's np.shape refuses CuPy arrays)
+        raise ShapeError(f"where: condition {shape}, branches {a.shape} and {b.shape} do not broadcast") from None
 
 
 # --------------------------------------------------------------------------- trigonometry

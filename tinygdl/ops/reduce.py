@@ -312,8 +312,21 @@ def _running_extreme(x: Tensor, axis, ufunc, op):
     if not axes:
         return ValuesIndices(reshape(x, ()), _const(xp.zeros((), dtype=xp.int64)))
     axis, a = axes[0], x.data
-    running = getattr(xp, ufunc).accumulate(a, axis=axis)
+    running = _scan(getattr(xp, ufunc), a, axis)
     positions = xp.arange(a.shape[axis]).reshape((-1,) + (1,) * (a.ndim - axis - 1))
     # the latest position i <= j at which a_i was the running extreme (ties: the later one)
-    indices = xp.maximum.accumulate(xp.where(a == running, positions, 0), axis=axis)
+    indices = _scan(xp.maximum, xp.where(a == running, positions, 0), axis)
     return ValuesIndices(gather(x, axis, indices), _const(indices))
+
+
+def _scan(binary, a, axis: int):
+    """``binary.accumulate(a, axis)`` for an associative ufunc such as ``maximum`` (CuPy's ufuncs
+    accumulate only ``add`` and ``multiply``).  Hillis–Steele doubling: after the step with shift s,
+    element j holds ``binary`` over the 2s elements ending at j, so ⌈log₂ n⌉ vectorised steps suffice."""
+    xp = _xp(a)
+    out = xp.moveaxis(a, axis, -1)
+    shift, n = 1, out.shape[-1]
+    while shift < n:
+        out = xp.concatenate([out[..., :shift], binary(out[..., shift:], out[..., :-shift])], axis=-1)
+        shift *= 2
+    return xp.moveaxis(out, -1, axis)
