@@ -170,27 +170,42 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
 # --------------------------------------------------------------------------- vol2col / col2vol (3-D)
 
 
+@njit(inline="always")
+def _inside_positions(offset, stride, positions, size):
+    """The window positions ``o`` in [lo, hi) whose cell ``o*stride + offset`` lies in [0, size)."""
+    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    hi = 0 if size - 1 - offset < 0 else (size - 1 - offset) // stride + 1
+    lo = min(lo, positions)
+    return lo, max(min(hi, positions), lo)
+
+
 @_threaded
 def _vol2col(x, g, cols):
     # As _im2col, with a depth axis: one task per (row of cols, volume); the row is one
     # (channel, tap) pair and the volume's od*oh*ow positions form a contiguous stretch of it.
+    # Along W the positions that read inside the volume, [lo, hi), are worked out once per task,
+    # so the innermost loop is a plain strided copy from one line of the volume.
     taps = g.kd * g.kh * g.kw
     for task in prange(g.c * taps * g.n):
         r, n = task // g.n, task % g.n
         c, tap = r // taps, r % taps
         kz, ky, kx = tap // (g.kh * g.kw), (tap // g.kw) % g.kh, tap % g.kw
+        offset = kx * g.dw - g.pl  # position ox reads cell ox*sw + offset of its line
+        lo, hi = _inside_positions(offset, g.sw, g.ow, g.w)
+        row = cols[r]
         for oz in range(g.od):
             iz = oz * g.sd + kz * g.dd - g.pf  # the cell read (outside the volume: padding)
             for oy in range(g.oh):
                 iy = oy * g.sh + ky * g.dh - g.pt
                 start = ((n * g.od + oz) * g.oh + oy) * g.ow
-                inside = 0 <= iz < g.d and 0 <= iy < g.h
-                for ox in range(g.ow):
-                    ix = ox * g.sw + kx * g.dw - g.pl
-                    if inside and 0 <= ix < g.w:
-                        cols[r, start + ox] = x[n, c, iz, iy, ix]
-                    else:
-                        cols[r, start + ox] = 0
+                if not (0 <= iz < g.d and 0 <= iy < g.h):
+                    row[start:start + g.ow] = 0
+                    continue
+                line = x[n, c, iz, iy]
+                row[start:start + lo] = 0
+                for ox in range(lo, hi):
+                    row[start + ox] = line[ox * g.sw + offset]
+                row[start + hi:start + g.ow] = 0
 
 
 @njit(cache=True)
