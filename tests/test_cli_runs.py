@@ -5,8 +5,10 @@ line, and ``tinygdl sample`` never overwrites the run's files."""
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -169,3 +171,21 @@ def test_bench_without_a_name_lists_the_scripts():
                      if f.endswith(".py") and not f.startswith("_"))
     rows = [line.split()[0] for line in listed[1:]]
     assert rows == scripts and all(len(line.split()) > 2 for line in listed[1:])  # each with its line
+
+
+def test_ctrl_c_saves_the_last_completed_step_and_resumes(tmp_path):
+    out = tmp_path / "mlp"
+    command = [sys.executable, "-m", "tinygdl", "train", "mlp", "--dataset", "digits", "--batch-size", "8",
+               "--epochs", "50", "--quiet", "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    deadline = time.monotonic() + 600
+    while not (out / "checkpoint.npz").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert "stopping after the current step" in stderr and "checkpoint saved to" in stderr
+    stopped = load_checkpoint(out / "interrupted.npz")
+    tinygdl("train", "mlp", "--resume", str(out / "interrupted.npz"), "--epochs", str(stopped.epoch + 1), "--quiet")
+    assert load_checkpoint(out / "checkpoint.npz").epoch == stopped.epoch + 1
