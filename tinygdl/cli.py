@@ -4,6 +4,7 @@
     tinygdl summary cnn                     the Keras-style table of a model
     tinygdl train cnn --dataset digits      train, writing checkpoints and PNGs to runs/cnn
     tinygdl sample runs/cnn/checkpoint.npz  samples (or predictions) from a trained model
+    tinygdl evaluate vae_fashion dcgan      one quality table (FD, KD, precision/recall ...) on the same data
     tinygdl gradcheck                       gradient checks of every op and layer, as a table
     tinygdl bench                           list the benchmark scripts (from a source checkout)
     tinygdl bench overhead                  run one
@@ -154,6 +155,31 @@ def _sampling_options_help(checkpoint: str) -> str:
     return "\n".join(lines)
 
 
+def _evaluate(args) -> None:
+    from .evaluation import IMAGE_MODELS, evaluate
+
+    if args.all:
+        names = [name for name in IMAGE_MODELS if args.dataset in zoo.REGISTRY[name].datasets]
+        if args.from_checkpoints:
+            names = [name for name in names
+                     if os.path.exists(os.path.join(args.from_checkpoints, name, "checkpoint.npz"))]
+    else:
+        names = args.models
+    if not names:
+        raise UsageError("name the models to evaluate, or give --all")
+    if not args.budget_minutes > 0:
+        raise UsageError(f"--budget-minutes must be positive, got {args.budget_minutes}")
+    overrides = {}
+    for key, value in _overrides(args.set).items():
+        model, dot, setting = key.partition(".")
+        if not dot:
+            raise UsageError(f"evaluate --set takes MODEL.KEY=VALUE (e.g. dcgan.image_size=32), got {key!r}")
+        overrides.setdefault(model, {})[setting] = value
+    print(evaluate(names, args.dataset, args.budget_minutes, args.samples, args.out, args.from_checkpoints,
+                   progress=not args.quiet, overrides=overrides))
+    print(f"wrote {os.path.join(args.out, 'quality.md')} and {os.path.join(args.out, 'quality.png')}")
+
+
 def _gradcheck(args) -> int:
     from .checks import run_all
 
@@ -280,6 +306,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a sampling option of the model (prompt, temperature, steps ...; repeatable)")
     p.set_defaults(run=_sample)
+
+    p = commands.add_parser("evaluate", help="one sample-quality table for several models on the same data")
+    p.add_argument("models", nargs="*", help="zoo models with an image-quality row (or --all)")
+    p.add_argument("--all", action="store_true", help="every model with a row that trains on --dataset")
+    p.add_argument("--dataset", default="fashion-mnist", help="the data every model trains on (default fashion-mnist)")
+    p.add_argument("--budget-minutes", type=float, default=5.0, help="training time per model (default 5)")
+    p.add_argument("--samples", type=_positive, default=1000, help="samples per model (default 1000)")
+    p.add_argument("--from-checkpoints", metavar="DIR", help="evaluate DIR/<model>/checkpoint.npz without training")
+    p.add_argument("--out", default=os.path.join("runs", "quality"), help="folder for quality.md, quality.png, runs")
+    p.add_argument("--set", action="append", metavar="MODEL.KEY=VALUE", help="a model's setting (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_evaluate)
 
     p = commands.add_parser("gradcheck", help="check the gradients of every op and layer")
     p.add_argument("--only", help="only the checks whose name contains this text")

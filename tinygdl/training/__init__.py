@@ -6,13 +6,23 @@ Read ``trainer.py`` first (the loop and what a *step* is), then ``callbacks.py``
 ``tinygdl.checkpoint``.
 """
 
-from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ProgressBar, SampleSaver, format_logs
+from .callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    ModelCheckpoint,
+    ProgressBar,
+    SampleSaver,
+    TimeLimit,
+    format_logs,
+)
 from .history import History, RunningMeans
 from .supervised import evaluate, fit, predict
 from .trainer import Trainer, evaluate_loader, evaluation_mode
 
 __all__ = [
     "Trainer", "History", "RunningMeans", "evaluate_loader", "evaluation_mode",
-    "Callback", "ProgressBar", "ModelCheckpoint", "SampleSaver", "EarlyStopping", "CSVLogger", "format_logs",
+    "Callback", "ProgressBar", "ModelCheckpoint", "SampleSaver", "EarlyStopping", "CSVLogger", "TimeLimit",
+    "format_logs",
     "fit", "evaluate", "predict",
 ]

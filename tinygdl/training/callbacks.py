@@ -10,7 +10,8 @@ A callback overrides any of
     on_train_end(logs)               however training ends: finished, stopped early or interrupted
 
 and reads the run through ``self.trainer`` (its ``history``, ``epoch``, ``global_step``, ``models``,
-``out_dir``; setting ``trainer.stop_training = True`` ends training after the current epoch).
+``out_dir``; setting ``trainer.stop_training = True`` ends training: at the end of the epoch from
+``on_epoch_end``, at the end of the step from ``on_batch_end``, which cuts that epoch short).
 
 Callbacks run in the order given, except that those with ``runs_last = True`` (``ModelCheckpoint``)
 run after all others: a checkpoint then captures the state the next epoch starts from, including
@@ -23,6 +24,7 @@ import csv
 import math
 import os
 import sys
+import time
 
 from tqdm import tqdm
 
@@ -157,6 +159,23 @@ class SampleSaver(_WritesFiles):
         with self.trainer.evaluating():
             self.fn(path)
         return path
+
+
+class TimeLimit(Callback):
+    """Stop training once ``seconds`` of it have passed (checked after every step; the epoch in
+    progress ends there, and is then saved and logged like any other)."""
+
+    def __init__(self, seconds: float):
+        if not seconds > 0:
+            raise ValueError(f"TimeLimit: seconds must be positive, got {seconds}")
+        self.seconds = seconds
+
+    def on_train_begin(self):
+        self.started = time.perf_counter()
+
+    def on_batch_end(self, step, logs):
+        if time.perf_counter() - self.started > self.seconds:
+            self.trainer.stop_training = True
 
 
 class EarlyStopping(Callback):

@@ -139,6 +139,8 @@ class Trainer:
         with train_mode(True):
             for batch in self._batches(epoch):
                 self._run_step(batch)
+                if self.stop_training:  # a callback's on_batch_end (TimeLimit) cuts the epoch short
+                    break
         logs = self._running.means()
         if self.val_loader is not None:
             logs.update({f"val_{name}": value for name, value in self.evaluate().items()})

@@ -32,7 +32,7 @@ from ..checkpoint import load_checkpoint
 from ..data import DataLoader
 from ..errors import CheckpointError, ConfigError, DeviceError
 from ..tensor import no_grad
-from ..training import CSVLogger, ModelCheckpoint, SampleSaver, Trainer
+from ..training import CSVLogger, ModelCheckpoint, SampleSaver, TimeLimit, Trainer
 from . import REGISTRY
 from . import recipe as make_recipe
 from .recipe import _coerce
@@ -52,12 +52,13 @@ class RunResult:
 def train(name: str, dataset: str | None = None, epochs: int | None = None, batch_size: int | None = None,
           device: str = "cpu", out_dir: str | None = None, seed: int | None = None, resume: str | None = None,
           steps_per_epoch: int | None = None, progress: bool = True, on_nan: str = "stop",
-          override_on_resume: dict | None = None, **overrides) -> RunResult:
+          override_on_resume: dict | None = None, time_limit: float | None = None, **overrides) -> RunResult:
     """Train zoo model ``name`` with the book's settings (changed by the arguments) and write the run folder.
 
     ``overrides`` are the recipe's settings (``lr=1e-4``, ``limit=200`` ...); ``batch_size`` and
     ``epochs`` may be given either way.  ``resume`` continues the run recorded in a checkpoint
-    (see the module docstring); ``on_nan`` is the Trainer's (``"stop"``, ``"skip-batch"``, ``"ignore"``).
+    (see the module docstring); ``on_nan`` is the Trainer's (``"stop"``, ``"skip-batch"``, ``"ignore"``);
+    ``time_limit`` stops training after that many seconds (``tinygdl evaluate``'s budget).
     """
     settings, epochs = _settings(overrides, batch_size, epochs)
     given = {"dataset": dataset, "seed": seed, "steps_per_epoch": steps_per_epoch}
@@ -98,7 +99,7 @@ def train(name: str, dataset: str | None = None, epochs: int | None = None, batc
         SampleSaver(lambda path: recipe.sample(models, path)),
         CSVLogger("history.csv"),
         ModelCheckpoint("checkpoint.npz"),
-    ]
+    ] + ([TimeLimit(time_limit)] if time_limit else [])
     extra = {**recipe.describe(), "batch_size": recipe.batch_size, "seed": run["seed"], "run": run}
     trainer = Trainer(recipe.train_step(models, optimizers), loader, models, optimizers, eval_step=eval_step,
                       val_loader=val_loader, callbacks=callbacks, out_dir=out_dir,
