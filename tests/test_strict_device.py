@@ -298,7 +298,7 @@ ZOO_SMALL = {
 # small sampling options (the recipes' ``sample_options``)
 SAMPLE_SMALL = {"realnvp": dict(points=16), "ddm": dict(steps=2), "lstm": dict(max_tokens=4), "gpt": dict(max_tokens=4),
                 "ebm": dict(steps=2, snapshots=2), "music_transformer": dict(max_tokens=4)}
-ZOO_SAMPLE = ["cnn", "vae_fashion", "ae_recurrent", "gan", "pixelcnn_md", "realnvp", "ddm", "ebm", "musegan"]
+ZOO_SAMPLE = ["cnn", "vae_fashion", "ae_recurrent", "gan", "pixelcnn", "realnvp", "ddm", "ebm", "musegan"]
 BATCH = 4
 
 
@@ -352,3 +352,16 @@ def test_zoo_trains_one_step_on_strict_device(name, tmp_path):
     logs = zoo_step(name, sample_to=str(tmp_path))
     assert logs and all(np.isfinite(float(v)) for v in logs.values())
     assert os.listdir(tmp_path)
+
+
+def test_a_whole_run_trains_checkpoints_and_samples_on_strict_device(tmp_path):
+    """``tinygdl train --device cuda`` end to end (Trainer, callbacks, checkpoint, report, plots), then
+    ``tinygdl sample`` from its checkpoint, on the strict device."""
+    from tinygdl.zoo.run import sample, train
+
+    with strict_device():
+        result = train("vae_fashion", dataset="digits", epochs=1, steps_per_epoch=2, batch_size=4, device=DEVICE,
+                       out_dir=str(tmp_path / "run"), progress=False, limit=16, image_size=16, channels=(4, 8),
+                       iwae_k=2, eval_limit=8, iwae_limit=8)
+        path = sample(str(tmp_path / "run" / "checkpoint.npz"), n=2, device=DEVICE)
+    assert np.isfinite(result.report["test_loss"]) and os.path.exists(path)
