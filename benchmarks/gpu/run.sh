@@ -71,6 +71,6 @@ with tg.profile() as prof:
 print(prof.table())
 "
 models_args=(--device "$device" --threads 1 --repeat 5)
-[ "$dry" = 1 ] && models_args=(--device cpu --threads 1 --repeat 1)
+[ "$dry" = 1 ] && models_args=(--device cpu --threads 1 --repeat 1 --no-memory)
 step models 240 python benchmarks/models.py "${models_args[@]}" --out "$out/models.md"
 log "done; results in $out"
