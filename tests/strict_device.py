@@ -311,6 +311,7 @@ class _Proxy:
         self._target, self._name, self._allow_host, self._allowed = target, name, allow_host, allowed
 
     def __call__(self, *args, **kwargs):
+        _check_operands(self._target, self._name, args)
         args = _unwrap(args, self._name, self._allow_host)
         kwargs = _unwrap(kwargs, self._name, self._allow_host)
         return _device_view(self._target(*args, **kwargs), self._name)
@@ -340,6 +341,21 @@ _UFUNC_METHODS = {"reduce": {"add", "multiply"}, "accumulate": {"add", "multiply
 
 def _ufunc_attributes(ufunc: np.ufunc) -> frozenset:
     return frozenset(_UFUNC_ATTRIBUTES | {m for m, names in _UFUNC_METHODS.items() if ufunc.__name__ in names})
+
+
+_JOINS = ("concatenate", "stack", "hstack", "vstack", "dstack", "column_stack")
+
+
+def _check_operands(target, name: str, args) -> None:
+    """CuPy's ufuncs take device arrays and scalars, not lists; its joins take a sequence of device arrays."""
+    if isinstance(target, np.ufunc):
+        bad = [a for a in args if isinstance(a, (list, tuple))]
+    elif getattr(target, "__name__", None) in _JOINS and args and isinstance(args[0], (list, tuple)):
+        bad = [a for a in args[0] if not isinstance(a, StrictArray)]
+    else:
+        return
+    if bad:
+        raise StrictDeviceError(f"{name}: CuPy accepts device arrays here, got {type(bad[0]).__name__}")
 
 
 def _device_view(value, name: str):

@@ -72,6 +72,10 @@ def test_strict_arrays_refuse_the_host(strict):
         np.concatenate([x.data, x.data])
     with pytest.raises(StrictDeviceError, match="mixed"):
         strict.exp(np.ones(3))
+    with pytest.raises(StrictDeviceError, match="CuPy accepts device arrays"):
+        strict.maximum(x.data, [1.0, 2.0, 3.0])
+    with pytest.raises(StrictDeviceError, match="CuPy accepts device arrays"):
+        strict.concatenate([x.data, [[1.0, 2.0, 3.0]]])
     assert isinstance(np.float64(2.0) * x.data, StrictArray)  # what Python's operators produce
     assert isinstance(strict.sum(x.data), StrictArray)  # 0-d device arrays, as CuPy, not NumPy scalars
 
