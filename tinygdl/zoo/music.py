@@ -321,7 +321,8 @@ def piano_roll_of_tokens(notes, durations, path: str, steps_per_quarter: int = 1
     pitches = np.full((1, 1, steps), -1)
     for offset, length, pitch in events:
         start = int(round(offset * steps_per_quarter))
-        pitches[0, 0, start:start + max(int(round(length * steps_per_quarter)), 1)] = pitch
+        cells = int(round(length * steps_per_quarter))
+        pitches[0, 0, start:start + max(cells - 1, 1)] = pitch  # a gap after each note: repeats stay visible
     return piano_roll_overlay(pitches, path, [f"{len(events)} notes, {total:g} quarters"],
                               steps_per_bar=4 * steps_per_quarter)
 
