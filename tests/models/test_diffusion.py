@@ -138,6 +138,12 @@ def random_output_layer(unet, seed=1):
     unet.image_out.weight.data[...] = np.random.default_rng(seed).standard_normal(shape) * 0.1
 
 
+def assert_close_to_scale(actual, expected, name="", rtol=1e-9):
+    """Equal to ``rtol`` relative to the array's largest entry (a tiny element of a large gradient
+    carries the rounding of the large ones)."""
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * np.abs(expected).max(), err_msg=name)
+
+
 def assert_twins_agree_float64(torch, widths, size, batch):
     from benchmarks.twins.diffusion import build_twin
 
@@ -156,13 +162,13 @@ def assert_twins_agree_float64(torch, widths, size, batch):
         cotangent = rng.standard_normal(y.shape)
         (y * tg.tensor(cotangent, dtype="float64")).sum().backward()
         (ty * torch.tensor(cotangent)).sum().backward()
-        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-9, atol=1e-11)
+        assert_close_to_scale(y.numpy(), ty.detach().numpy())
         for a, b, name in zip(ours, theirs, ("images", "variances")):
-            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=name)
+            assert_close_to_scale(a.grad.numpy(), b.grad.numpy(), name)
         twin_parameters = dict(twin.named_parameters())
         for name, p in unet.named_parameters():
-            np.testing.assert_allclose(p.grad.numpy(), twin_parameters[name].grad.numpy(), rtol=1e-9, atol=1e-11,
-                                       err_msg=f"{name} ({'train' if training else 'eval'} mode)")
+            assert_close_to_scale(p.grad.numpy(), twin_parameters[name].grad.numpy(),
+                                  f"{name} ({'train' if training else 'eval'} mode)")
             p.grad = None
         twin.zero_grad()
         twin_state = twin.state_dict()  # batch norm's running statistics, updated once in train mode
@@ -205,13 +211,16 @@ def train_twins(torch, widths, size, batch, steps, dtype=np.float32):
     return np.array(ours), np.array(theirs), ema.module, ema_twin
 
 
-def assert_training_agrees(torch, widths, size, batch, steps=50):
+def assert_training_agrees(torch, widths, size, batch, steps=50, rtol=5e-4):
     """Float32 rounding differs between the engines (summation orders in the GEMMs, batch norm's
     reductions) and training amplifies it: over 50 steps the losses drift apart to 1e-4 – 2.6e-4
-    relative (measured).  In float64 they agree to ~1e-15 (the next test): the steps are the same."""
+    relative for the small network, to 4.1e-3 for the book's at 32x32, which learns much faster
+    (measured; the first ten steps agree to 1e-5).  In float64 they agree to ~1e-15 (the next
+    test): the computations are the same."""
     ours, theirs, ema, ema_twin = train_twins(torch, widths, size, batch, steps)
     assert ours[-5:].mean() < ours[:5].mean()  # it learns
-    np.testing.assert_allclose(ours, theirs, rtol=5e-4)
+    np.testing.assert_allclose(ours[:10], theirs[:10], rtol=1e-4)
+    np.testing.assert_allclose(ours, theirs, rtol=rtol)
     twin_state = ema_twin.state_dict()
     for name, t in ema.state_dict().items():
         np.testing.assert_allclose(t.numpy(), twin_state[name].numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
@@ -263,7 +272,7 @@ def test_book_unet_agrees_with_its_twin_in_float64(torch):
 
 @pytest.mark.slow
 def test_book_unet_trains_like_its_twin_for_fifty_steps(torch, one_torch_thread):
-    assert_training_agrees(torch, UNet().widths, size=32, batch=16)
+    assert_training_agrees(torch, UNet().widths, size=32, batch=16, rtol=1e-2)
 
 
 @pytest.mark.gpu
