@@ -61,9 +61,37 @@ def test_gan_twins_compute_the_same_function(torch_one_thread, rng, name):
     _same(ours.numpy(), twins[1](twins[0](torch.from_numpy(z), *theirs_condition), *theirs_condition))
 
 
-@pytest.mark.parametrize("row", classifiers.ROWS + autoencoders.ROWS + gans.ROWS,
-                         ids=lambda row: f"{row.model}-{row.setting}")
-def test_every_row_makes_two_steps_that_run(torch_one_thread, row):
+class Float64Watch(tinygdl.profiler.Profile):
+    """A profile that also counts the ops whose results are float64 (none should be, in float32 models)."""
+
+    def __init__(self):
+        super().__init__()
+        self.float64 = set()
+
+    def forward(self, fn, arrays):
+        return self._watch(fn.name, super().forward(fn, arrays))
+
+    def backward(self, fn, grads):
+        return self._watch(f"{fn.name} (backward)", super().backward(fn, grads))
+
+    def _watch(self, name, results):
+        for result in results if isinstance(results, (tuple, list)) else (results,):
+            if getattr(result, "dtype", None) == np.float64:
+                self.float64.add(name)
+        return results
+
+
+def _rows():
+    """Every chapter 2–4 row; the 64×64 GANs (seconds per step even at batch 2) only in slow runs."""
+    for row in classifiers.ROWS + autoencoders.ROWS + gans.ROWS:
+        slow = row in gans.ROWS and not row.setting
+        yield pytest.param(row, id=f"{row.model}-{row.setting or 'book'}", marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("row", _rows())
+def test_every_row_makes_two_steps_that_run_in_float32(torch_one_thread, row):
     tinygdl_step, torch_step = row.make(torch_one_thread, 2)
-    tinygdl_step()
+    with Float64Watch() as watch:
+        tinygdl_step()
     torch_step()
+    assert watch.stats and not watch.float64, f"ops computing in float64: {sorted(watch.float64)}"
