@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -42,6 +43,61 @@ def test_anchor_rows_order_real_above_noise(network):
     assert real.scores["precision"][0] > noise.scores["precision"][0]
 
 
+def test_pixelcnn_row_and_the_flow_table(network, tmp_path):
+    """The PixelCNN's bits/pixel column comes from its report; the flow gets its own table, not the image one."""
+    overrides = {"pixelcnn": {"filters": 8, "blocks": 1, "limit": 256, "eval_limit": 64, "epoch_samples": 0,
+                              "report_samples": 0},
+                 "realnvp": {"points": 1000, "test_points": 500, "hidden": 8}}
+    table = evaluation.evaluate(["pixelcnn", "realnvp"], dataset="digits", n=40, budget_minutes=0.02,
+                                out_dir=str(tmp_path), progress=False, network=network, log=lambda *a: None,
+                                overrides=overrides)
+    image_table, flow_table = table.split("## 2-D flow: two moons")
+    report = json.loads((tmp_path / "pixelcnn" / "report.json").read_text())
+    assert f"| {report['test_bits_per_pixel']:.2f} |" in image_table.split("| pixelcnn |")[1].splitlines()[0]
+    assert "NLL (bits/pixel over 4 levels, 16×16)" in image_table and "realnvp" not in image_table
+    cells = flow_table.split("| realnvp | moons | ")[1].split(" | ")
+    flow_nll = json.loads((tmp_path / "realnvp" / "report.json").read_text())["test_nll_data_units"]
+    assert float(cells[0]) == pytest.approx(flow_nll, abs=1e-3)
+    assert 0 < float(cells[1]) < flow_nll  # the 10-Gaussian mixture beats a flow trained for a second
+
+
+def test_pixelcnn_samples_are_levels_scaled_to_unit_range():
+    from tinygdl.zoo import recipe
+
+    pixelcnn = recipe("pixelcnn", "digits", filters=4, blocks=1)
+    images = evaluation.IMAGE_MODELS["pixelcnn"].sample(pixelcnn, pixelcnn.build(), 3)
+    assert images.shape == (3, 1, 16, 16)
+    assert set(np.unique(images)) <= {0.0, 1 / 3, 2 / 3, 1.0}
+
+
+def test_text_table_perplexity_from_the_report(tmp_path, monkeypatch):
+    """A language model's row: the held-out perplexity its run reported, the held-out token count, tokens/s."""
+    from tinygdl.data import text as text_data
+
+    words = "the cat sat on a mat . a dog ran to the red house , then slept".split()
+    rng = np.random.default_rng(0)
+    documents = [" ".join(rng.choice(words, 12)) for _ in range(200)]
+    monkeypatch.setattr(text_data, "load_corpus", lambda name, root=None: documents)
+    table = evaluation.evaluate(["lstm"], budget_minutes=0.01, out_dir=str(tmp_path), progress=False,
+                                log=lambda *a: None, overrides={"lstm": {"dataset": "pydocs", "vocab_size": 40,
+                                                                         "embed_dim": 4, "hidden": 4}})
+    report = json.loads((tmp_path / "lstm" / "report.json").read_text())
+    assert table.startswith("## Text: held-out perplexity") and "Sample quality" not in table
+    cells = table.split("| lstm | pydocs | ")[1].split(" | ")
+    assert float(cells[0]) == pytest.approx(report["held_out_perplexity"], abs=1e-3)
+    assert cells[1] == f"{report['held_out_tokens']:,}" and float(cells[2].replace(",", "")) > 0
+    assert not (tmp_path / "quality.png").exists()  # no image models, no sample sheet
+
+
+def test_other_tables_one_per_family_with_units():
+    rows = [evaluation.OtherRow("gpt", "pydocs", evaluation.TEXT, 1234, 5.0, {"perplexity": 99.5}),
+            evaluation.OtherRow("musegan", "jsb-chorales", evaluation.MUSIC, 10, float("nan"), {"critic": -1.25}),
+            evaluation.OtherRow("lstm", "pydocs", evaluation.TEXT, 10, 2.0, {"perplexity": 120.0, "tokens/s": 5e3})]
+    text, music = evaluation.other_tables(rows).split("## Music")
+    assert text.count("\n| ") == 3 and "| gpt | pydocs | 99.500 |  | 1,234 | 5.0 |" in text  # header, 2 rows
+    assert "| musegan | jsb-chorales | -1.250 | 10 |  |" in music
+
+
 def test_padded_samples_are_cropped_back_to_the_data():
     images = np.zeros((2, 1, 64, 64))
     assert evaluation.native_view(images, "fashion-mnist", padded=True).shape == (2, 1, 28, 28)
@@ -50,7 +106,7 @@ def test_padded_samples_are_cropped_back_to_the_data():
 
 @pytest.mark.parametrize("arguments, message", [
     ([], "name the models to evaluate"),
-    (["cnn"], "no image-quality row for cnn"),
+    (["cnn"], "no quality row for cnn"),
     (["dcgan", "--set", "image_size=32"], "MODEL.KEY=VALUE"),
     (["dcgan", "--budget-minutes", "0"], "--budget-minutes must be positive"),
 ])

@@ -177,7 +177,8 @@ def _evaluate(args) -> None:
         overrides.setdefault(model, {})[setting] = value
     print(evaluate(names, args.dataset, args.budget_minutes, args.samples, args.out, args.from_checkpoints,
                    progress=not args.quiet, overrides=overrides))
-    print(f"wrote {os.path.join(args.out, 'quality.md')} and {os.path.join(args.out, 'quality.png')}")
+    sheet = f" and {os.path.join(args.out, 'quality.png')}" if any(name in IMAGE_MODELS for name in names) else ""
+    print(f"wrote {os.path.join(args.out, 'quality.md')}{sheet}")
 
 
 def _gradcheck(args) -> int:

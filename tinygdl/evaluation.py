@@ -348,7 +348,7 @@ def other_tables(rows: list) -> str:
 def _value(value: float) -> str:
     if value != value:
         return ""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
+    return f"{value:,.0f}" if isinstance(value, int) or abs(value) >= 1000 else f"{value:.3f}"
 
 
 
