@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -87,6 +88,38 @@ def test_text_table_perplexity_from_the_report(tmp_path, monkeypatch):
     assert float(cells[0]) == pytest.approx(report["held_out_perplexity"], abs=1e-3)
     assert cells[1] == f"{report['held_out_tokens']:,}" and float(cells[2].replace(",", "")) > 0
     assert not (tmp_path / "quality.png").exists()  # no image models, no sample sheet
+
+
+def test_music_table_validation_perplexities_from_the_history(tmp_path, monkeypatch):
+    """The music Transformer's row: its last validation losses (history.csv) as perplexities, pairs/s."""
+    from tinygdl.data import music as music_data
+
+    rng = np.random.default_rng(0)
+    notes = list(rng.choice(["START", "C4", "D4", "E4", "G4", "rest"], 400))
+    durations = list(rng.choice(["0.0", "0.5", "1.0", "2.0"], 400))
+    monkeypatch.setattr(music_data, "bach_chorale_tokens", lambda limit=None, cache=True: (notes, durations))
+    settings = {"embed_dim": 4, "num_heads": 1, "key_dim": 4, "ff_dim": 4, "seq_len": 8, "held_out": 0.2}
+    table = evaluation.evaluate(["music_transformer"], budget_minutes=0.01, out_dir=str(tmp_path), progress=False,
+                                log=lambda *a: None, overrides={"music_transformer": settings})
+    with open(tmp_path / "music_transformer" / "history.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    cells = table.split("| music_transformer | bach-chorales | ")[1].split(" | ")
+    assert table.startswith("## Music") and float(cells[0]) == pytest.approx(float(last["val_loss"]), abs=1e-3)
+    assert float(cells[1]) == pytest.approx(np.exp(float(last["val_note_loss"])), rel=1e-3)
+    assert float(cells[2]) == pytest.approx(np.exp(float(last["val_duration_loss"])), rel=1e-3)
+
+
+@pytest.mark.slow
+def test_pixelcnn_md_row_bits_per_dim(network, tmp_path):
+    """PixelCNN++ (1,024 network passes per sample at 32x32, so 8x8 here): its bits/dim column and scores."""
+    settings = {"filters": 8, "image_size": 8, "limit": 256, "eval_limit": 64, "epoch_samples": 0,
+                "report_samples": 0}
+    table = evaluation.evaluate(["pixelcnn_md"], dataset="digits", n=20, budget_minutes=0.02, out_dir=str(tmp_path),
+                                progress=False, network=network, log=lambda *a: None,
+                                overrides={"pixelcnn_md": settings})
+    report = json.loads((tmp_path / "pixelcnn_md" / "report.json").read_text())
+    row = table.split("| pixelcnn_md | ")[1].splitlines()[0]
+    assert f"| {report['test_bits_per_dim']:.2f} |" in row and "NLL (bits/dim over 256 values)" in table
 
 
 def test_other_tables_one_per_family_with_units():
