@@ -38,7 +38,7 @@ def assert_changed(tensors, saved):
 
 
 def real_batch(rng, n=8, size=8):
-    return tinygdl.tensor(rng.uniform(-1, 1, (n, 1, size, size)), dtype=np.float32)
+    return tinygdl.tensor(rng.uniform(-1, 1, (n, 1, size, size)), dtype=tinygdl.get_default_dtype())
 
 
 def dcgan_players(latent_dim=6, size=8):
