@@ -42,14 +42,16 @@ class ConvGeometry(NamedTuple):
         return (self.c * self.kh * self.kw, self.n * self.oh * self.ow)
 
 
-def _pair(value, name: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``; ``(2, 1) -> (2, 1)``."""
+def pair(value, name: str, op: str = "") -> tuple[int, int]:
+    """``3 -> (3, 3)``, ``(2, 1) -> (2, 1)``: one value per image axis (height, width); the one
+    place the conv ops and the kernels turn an argument into a pair (``op`` prefixes the error)."""
     if isinstance(value, Integral):
         return (int(value), int(value))
-    pair = tuple(int(v) for v in value)
-    if len(pair) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return pair
+    values = tuple(value)
+    if len(values) != 2 or not all(isinstance(v, Integral) for v in values):
+        prefix = f"{op}: " if op else ""
+        raise ValueError(f"{prefix}{name} must be an int or a pair of ints, got {value!r}")
+    return (int(values[0]), int(values[1]))
 
 
 def _padding(value) -> tuple[int, int, int, int]:
@@ -57,8 +59,8 @@ def _padding(value) -> tuple[int, int, int, int]:
     if isinstance(value, Integral):
         return (int(value),) * 4
     rows, cols = value
-    pt, pb = _pair(rows, "padding")
-    pl, pr = _pair(cols, "padding")
+    pt, pb = pair(rows, "padding")
+    pl, pr = pair(cols, "padding")
     return (pt, pb, pl, pr)
 
 
@@ -72,9 +74,9 @@ def conv_geometry(x_shape, kernel_size, stride, padding, dilation) -> ConvGeomet
     if len(x_shape) != 4:
         raise ValueError(f"expected an image batch of shape (N, C, H, W), got shape {tuple(x_shape)}")
     n, c, h, w = (int(v) for v in x_shape)
-    kh, kw = _pair(kernel_size, "kernel_size")
-    sh, sw = _pair(stride, "stride")
-    dh, dw = _pair(dilation, "dilation")
+    kh, kw = pair(kernel_size, "kernel_size")
+    sh, sw = pair(stride, "stride")
+    dh, dw = pair(dilation, "dilation")
     pt, pb, pl, pr = _padding(padding)
     if min(kh, kw, sh, sw, dh, dw) < 1 or min(pt, pb, pl, pr) < 0:
         raise ValueError(
@@ -162,7 +164,7 @@ def _padding3(value) -> tuple[int, int, int, int, int, int]:
         raise ValueError(f"padding must be an int, a triple, or three (before, after) pairs, got {value!r}")
     flat = []
     for axis in axes:
-        flat += [int(axis)] * 2 if isinstance(axis, Integral) else list(_pair(axis, "padding"))
+        flat += [int(axis)] * 2 if isinstance(axis, Integral) else list(pair(axis, "padding"))
     return tuple(flat)
 
 

@@ -1,6 +1,6 @@
 """The import order is the reading order: a module never imports from a layer above its own.
 
-    errors, metrics, version ← backend ← kernels ← tensor ← profiler, viz, ops, losses ← testing, nn
+    errors, metrics, version, io ← backend ← kernels ← tensor ← profiler, viz, ops, losses ← testing, nn
     ← optim, data ← training, checkpoint, plot ← models, latent ← features, zoo
     ← evaluation, checks ← cli
 
@@ -24,7 +24,7 @@ PACKAGE = ROOT / "tinygdl"
 
 # top-level module or package of tinygdl -> its layer; a module may import only from layers <= its own
 LAYERS = {
-    "errors": 0, "metrics": 0, "version": 0,
+    "errors": 0, "metrics": 0, "io": 0, "version": 0,
     "backend": 1,
     "kernels": 2,
     "tensor": 3,

@@ -46,7 +46,7 @@ import numpy as np
 
 from . import backend
 from .errors import CheckpointError, ConfigError
-from .nn.module import save_arrays
+from .io import save_arrays
 from .version import __version__
 
 FORMAT = "tinygdl-checkpoint"

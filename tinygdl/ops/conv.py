@@ -51,6 +51,7 @@ import numpy as np
 
 from .. import backend, kernels
 from ..errors import ShapeError
+from ..kernels.geometry import pair
 from ..tensor import Function, Tensor
 from .index import getitem
 from .linalg import matmul
@@ -66,16 +67,6 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "col2im", "conv1d", "conv2d", "c
 # --------------------------------------------------------------------------- argument handling
 
 
-def _pair(value, name: str, op: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``, ``(2, 1) -> (2, 1)``: one value per image axis (height, width)."""
-    if isinstance(value, Integral):
-        return (int(value), int(value))
-    pair = tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, Integral) for v in pair):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return (int(pair[0]), int(pair[1]))
-
-
 def _explicit_padding(padding, op: str) -> tuple[tuple[int, int], tuple[int, int]]:
     """``p``, ``(ph, pw)`` or ``((top, bottom), (left, right))`` -> ``((top, bottom), (left, right))``."""
     if isinstance(padding, Integral):
@@ -83,7 +74,7 @@ def _explicit_padding(padding, op: str) -> tuple[tuple[int, int], tuple[int, int
     elif len(padding) == 2 and all(isinstance(p, Integral) for p in padding):
         rows, cols = (int(padding[0]),) * 2, (int(padding[1]),) * 2
     elif len(padding) == 2:
-        rows, cols = _pair(padding[0], "padding", op), _pair(padding[1], "padding", op)
+        rows, cols = pair(padding[0], "padding", op), pair(padding[1], "padding", op)
     else:
         raise ValueError(f"{op}: padding must be an int, (ph, pw), ((top, bottom), (left, right)), "
                          f"'same' or 'valid', got {padding!r} (PyTorch's flat 4-tuple is not accepted)")
@@ -124,7 +115,7 @@ def _window(x_shape, kernel_size, stride, padding, dilation, op: str) -> Window:
     ``"same"``/``"valid"`` padding, which depends on the image size."""
     if len(x_shape) != 4:
         raise ValueError(f"{op}: expected an image batch of shape (N, C, H, W), got shape {tuple(x_shape)}")
-    k, s, d = (_pair(v, name, op) for v, name in ((kernel_size, "kernel_size"), (stride, "stride"),
+    k, s, d = (pair(v, name, op) for v, name in ((kernel_size, "kernel_size"), (stride, "stride"),
                                                   (dilation, "dilation")))
     if min(k + s + d) < 1:
         raise ValueError(f"{op}: kernel_size, stride and dilation must be >= 1, got {k}, {s}, {d}")
@@ -369,7 +360,7 @@ def _transposed_window(x_shape, k, s, d, padding, output_padding, op: str):
     col2im writes the full output less the crops (``canvas``, (H, W)); where an end crop is
     negative, ``extra`` (rows, columns) of zeros are appended afterwards.
     """
-    output_padding = _pair(output_padding, "output_padding", op)
+    output_padding = pair(output_padding, "output_padding", op)
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
             raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
@@ -416,7 +407,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     n, in_channels = x.shape[:2]
     out_channels = weight.shape[1] * groups
     _check_bias(op, bias, out_channels)
-    k, s, d = (_pair(v, name, op) for v, name in ((weight.shape[2:], "kernel_size"), (stride, "stride"),
+    k, s, d = (pair(v, name, op) for v, name in ((weight.shape[2:], "kernel_size"), (stride, "stride"),
                                                   (dilation, "dilation")))
     if min(s + d) < 1:
         raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
@@ -602,9 +593,9 @@ def max_unpool2d(x: Tensor, indices, kernel_size, stride=None, padding=0, output
     if x.ndim != 4 or tuple(indices.shape) != x.shape:
         raise ShapeError(f"{op}: expected an input (N, C, oh, ow) and indices of the same shape, got "
                          f"{x.shape} and {tuple(indices.shape)}")
-    k = _pair(kernel_size, "kernel_size", op)
-    s = k if stride is None else _pair(stride, "stride", op)
-    p = _pair(padding, "padding", op)
+    k = pair(kernel_size, "kernel_size", op)
+    s = k if stride is None else pair(stride, "stride", op)
+    p = pair(padding, "padding", op)
     if output_size is None:
         output_size = tuple((n - 1) * s_ - 2 * p_ + k_ for n, s_, p_, k_ in zip(x.shape[2:], s, p, k))
     h, w = (int(v) for v in tuple(output_size)[-2:])
@@ -789,7 +780,7 @@ def _interpolate_sequences(x: Tensor, size, scale_factor, mode: str, align_corne
 def upsample(x: Tensor, scale_factor=2, mode: str = "nearest") -> Tensor:
     """Enlarge (N, C, H, W) by an integer ``scale_factor`` (int or (sh, sw)): ``interpolate`` with
     ``"nearest"`` (Keras ``UpSampling2D``) or ``"bilinear"`` with half-pixel centres."""
-    sh, sw = _pair(scale_factor, "scale_factor", "upsample")
+    sh, sw = pair(scale_factor, "scale_factor", "upsample")
     if min(sh, sw) < 1:
         raise ValueError(f"upsample: scale_factor must be a positive integer, got {scale_factor!r}")
     return interpolate(x, scale_factor=(sh, sw), mode=mode)

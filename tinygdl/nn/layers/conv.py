@@ -22,7 +22,8 @@ import numpy as np
 
 from ...backend import get_default_dtype
 from ...errors import ShapeError
-from ...ops.conv import _pair, conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from ...kernels.geometry import pair
+from ...ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from .. import init as initializers
 from ..module import Module, Parameter
 
@@ -62,7 +63,7 @@ class _ConvBase(Module):
     def _tuple(self, value, name: str) -> tuple:
         """An int or a tuple of one per image axis -> a tuple of one per image axis."""
         if self.spatial == 2:
-            return _pair(value, name, type(self).__name__)
+            return pair(value, name, type(self).__name__)
         value = (value,) if isinstance(value, int) else tuple(value)
         if len(value) != 1 or not isinstance(value[0], int):
             raise ValueError(f"{type(self).__name__}: {name} must be an int or a 1-tuple, got {value!r}")
