@@ -115,3 +115,11 @@ def test_load_state_dict_checks_every_shape_before_writing():
     with pytest.raises(tinygdl.errors.ShapeError, match="'1.weight' has shape \\(5, 5\\).*nothing was loaded"):
         model.load_state_dict(state)
     assert all(np.array_equal(a, t.numpy()) for a, t in zip(before, model.state_dict().values()))
+
+
+def test_tuple_settings_read_back_from_a_checkpoint_are_tuples():
+    """A checkpoint's JSON records tuples as lists; resuming compares them as the settings they are."""
+    from tinygdl.zoo.recipe import _coerce
+
+    assert _coerce([16, 32], (32, 64, 96), "widths") == (16, 32)
+    assert _coerce("16,32", (32, 64, 96), "widths") == (16, 32)

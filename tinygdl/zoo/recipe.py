@@ -181,6 +181,8 @@ def _coerce(value, default, key: str = "setting"):
 
 
 def _convert(value, default):
+    if isinstance(default, tuple) and isinstance(value, list):  # a tuple setting read back from JSON
+        return tuple(value)
     if not isinstance(value, str) or isinstance(default, str):
         return value
     if isinstance(default, bool):
