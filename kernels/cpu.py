@@ -134,19 +134,24 @@ def _gather_table(g):
 
 
 @_threaded
-def _col2im(cols, g, x):
-    count, offset = _gather_table(g)
-    flat_cols = cols.reshape(-1)
-    planes = x.reshape(g.n * g.c, g.h * g.w)
-    # One task per (image, channel) plane; each pixel of the plane sums the elements that read it.
-    for plane in prange(g.n * g.c):
-        n, c = plane // g.c, plane % g.c
-        start = c * g.kh * g.kw * cols.shape[1] + n * g.oh * g.ow
-        for p in range(g.h * g.w):
-            total = x.dtype.type(0)
+def _gather(flat_cols, count, offset, blocks, channels, channel_stride, image_stride):
+    """``blocks[n*C + c, p] = Σ_j flat_cols[c*channel_stride + n*image_stride + offset[p, j]]``:
+    each element of a (image, channel) block sums the entries of ``cols`` that read it (col2im
+    and col2vol alike; one task per block)."""
+    for block in prange(blocks.shape[0]):
+        n, c = block // channels, block % channels
+        start = c * channel_stride + n * image_stride
+        for p in range(blocks.shape[1]):
+            total = blocks.dtype.type(0)
             for j in range(count[p]):
                 total += flat_cols[start + offset[p, j]]
-            planes[plane, p] = total
+            blocks[block, p] = total
+
+
+def _col2im(cols, g, x):
+    count, offset = _gather_table(g)
+    _gather(cols.reshape(-1), count, offset, x.reshape(g.n * g.c, g.h * g.w), g.c,
+            g.kh * g.kw * cols.shape[1], g.oh * g.ow)
 
 
 @register("im2col", "numba")
@@ -237,21 +242,10 @@ def _vol_gather_table(g):
     return count, offset
 
 
-@_threaded
 def _col2vol(cols, g, x):
     count, offset = _vol_gather_table(g)
-    flat_cols = cols.reshape(-1)
-    cells = g.d * g.h * g.w
-    blocks = x.reshape(g.n * g.c, cells)
-    taps = g.kd * g.kh * g.kw
-    for block in prange(g.n * g.c):
-        n, c = block // g.c, block % g.c
-        start = c * taps * cols.shape[1] + n * g.od * g.oh * g.ow
-        for p in range(cells):
-            total = x.dtype.type(0)
-            for j in range(count[p]):
-                total += flat_cols[start + offset[p, j]]
-            blocks[block, p] = total
+    _gather(cols.reshape(-1), count, offset, x.reshape(g.n * g.c, g.d * g.h * g.w), g.c,
+            g.kd * g.kh * g.kw * cols.shape[1], g.od * g.oh * g.ow)
 
 
 @register("vol2col", "numba")
