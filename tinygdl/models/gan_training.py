@@ -327,7 +327,7 @@ class ReplayBuffer:
 
     def mix(self, fakes):
         count = min(round(self.fraction * fakes.shape[0]), len(self))
-        old = self.images[randint(0, len(self), (count,)).numpy()] if count else None
+        old = self.images[randint(0, len(self), (count,), device=self.images.device)] if count else None
         self.push(fakes)
         return fakes if old is None else concatenate([fakes, old])
 

@@ -27,7 +27,7 @@ from .. import backend, nn
 from ..errors import ConfigError, ShapeError
 from ..nn.module import evaluation_mode
 from ..ops.creation import arange
-from ..ops.elementwise import relu
+from ..ops.elementwise import maximum, relu
 from ..ops.neural import one_hot, softmax
 from ..ops.shape import unsqueeze
 from ..tensor import Function, Tensor, is_grad_enabled, tensor
@@ -192,7 +192,8 @@ def language_model_loss(logits: Tensor, targets, count_padding: bool = True) -> 
     if count_padding:
         return nll.mean()
     real = (targets.data if isinstance(targets, Tensor) else np.asarray(targets)) != 0
-    return (nll * tensor(real.astype(nll.dtype), device=nll.device)).sum() / max(int(real.sum()), 1)
+    real = tensor(real, device=nll.device).astype(nll.dtype)
+    return (nll * real).sum() / maximum(real.sum(), 1.0)  # on the device: no count read back to the host
 
 
 def padding_free_nll(logits: Tensor, targets) -> tuple:

@@ -174,8 +174,9 @@ class Pow(Function):
 
 
 def _base_or_one(a: Tensor, mask):
-    """``a`` with 1 where ``mask`` is set (``a`` itself when it is set nowhere, the usual case)."""
-    return where(mask, 1.0, a) if bool(mask.any()) else a
+    """``a`` with 1 where ``mask`` is set.  Always a ``where``, even where the mask is empty (the usual
+    case): asking first would read the mask back from a GPU, a device synchronisation per call."""
+    return where(mask, 1.0, a)
 
 
 def add(a, b):
@@ -590,13 +591,11 @@ class Softplus(Function):
 
 def softplus(a, beta=1.0, threshold=20.0):
     """``log(1 + e^(beta·a)) / beta``.  Where ``beta·a > threshold`` the result is ``a`` itself, as in
-    PyTorch (the two differ there by less than e^-threshold; ``threshold=None``: never)."""
+    PyTorch (the two differ there by less than e^-threshold; ``threshold=None``: never).  The ``where``
+    runs whether or not any element passes the threshold: checking first would read the comparison
+    back from a GPU, a device synchronisation on every call."""
     a = _floating(a)
     scaled = a if beta == 1 else a * beta
     y = Softplus()(scaled)
     y = y if beta == 1 else y / beta
-    if threshold is not None:
-        linear = scaled.data > threshold
-        if bool(linear.any()):
-            y = where(linear, a, y)
-    return y
+    return y if threshold is None else where(scaled.data > threshold, a, y)

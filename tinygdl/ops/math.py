@@ -218,7 +218,8 @@ def isclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = Fals
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
-    """``isclose`` everywhere, as a Python bool."""
+    """``isclose`` everywhere, as a Python bool (for device tensors, a read back to the host: a
+    device synchronisation, which is the point of asking)."""
     return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
 
 

@@ -18,6 +18,9 @@ channel axis), and sets ``g = 1/sqrt(var + 1e-10)`` and ``bias = −mean·g``: t
 then have zero mean and unit variance per channel, and the pass continues with them.  The
 persistent buffer ``initialized`` (0, then 1; Keras counts the same flag as a non-trainable
 weight) keeps checkpoints from initialising twice.  Eval-mode passes before it use ``g = 1``.
+Every forward asks whether the initialisation is still to do; the answer is a Python bool kept
+next to the buffer, read back from the buffer only after it changed (a checkpoint loaded into it),
+since reading a GPU array on every pass would make each one wait for the device.
 
 Layers whose kernel carries a fixed ``mask`` buffer (``MaskedConv2d``, ``ShiftedConv2d`` ...) are
 normalised over the *masked* direction ``v ⊙ mask``: only the taps the layer uses count.
@@ -80,6 +83,7 @@ class WeightNorm(Module):
             with no_grad():
                 self.g.data[...] = self._norm().data.reshape(-1)
         self.register_buffer("initialized", initializers.constant(0.0 if data_init else 1.0)(()))
+        self._host_flag = (self.initialized._version[0], not data_init)  # (buffer version, its value)
 
     def _direction(self) -> Tensor:
         mask = getattr(self.layer, "mask", None)
@@ -94,9 +98,18 @@ class WeightNorm(Module):
         return weight_norm(self._direction(), self.g, self.axis)
 
     def forward(self, x):
-        if self.training and self.data_init and not bool(self.initialized.data):
+        if self.training and self.data_init and not self._is_initialized():
             self._initialize(x)
         return self._run_layer(x)
+
+    def _is_initialized(self) -> bool:
+        """The ``initialized`` buffer as a host bool: the copy kept in Python, unless the buffer was
+        written since (``load_state_dict`` marks it modified), when it is read back once."""
+        version, value = self._host_flag
+        if version != self.initialized._version[0]:
+            value = bool(self.initialized.data)  # one device synchronisation per checkpoint load
+            self._host_flag = (self.initialized._version[0], value)
+        return value
 
     def _run_layer(self, x):
         self.layer.weight = self.weight()  # a computed Tensor, not a Parameter: lives for this call
@@ -120,6 +133,8 @@ class WeightNorm(Module):
             if bias is not None:
                 bias.data[...] = -y.mean(axis=axes) * scale
             self.initialized.data[...] = 1
+        self.initialized._mark_modified()
+        self._host_flag = (self.initialized._version[0], True)
         for parameter in (self.g, bias):
             if parameter is not None:
                 parameter._mark_modified()
