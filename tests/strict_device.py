@@ -30,6 +30,7 @@ import contextlib
 import copy
 import importlib
 import operator
+import re
 import sys
 import types
 
@@ -95,14 +96,45 @@ def _index(index):
 
 _host_reads: list | None = None  # while recording: where library code read device data back
 
+TRANSFERS = ("(get)", "(tolist)")  # reads that copy a whole array to the host; the others read one value
+
+
+class HostReads(list):
+    """The host reads of a recorded block, one "file:line function (how)" string per read, in order.
+
+    Every read is a device synchronisation: the host waits until the GPU has computed the value (a
+    round trip per read, and the end of the overlap between Python and the device).  ``syncs`` counts
+    them all; ``transfers`` only the copies of whole arrays (``.get()``, ``backend.to_numpy``,
+    ``Tensor.numpy``, ``.tolist()``), the others read one value (``.item()``, ``bool``, ``int``,
+    ``float``)."""
+
+    @property
+    def syncs(self) -> int:
+        return len(self)
+
+    @property
+    def transfers(self) -> int:
+        return sum(read.endswith(TRANSFERS) for read in self)
+
+    def by_place(self, leave_out=()) -> dict:
+        """{"file function (how)": count}, line numbers dropped; reads in the functions named in
+        ``leave_out`` ("file function", e.g. "training/supervised.py accuracy") not counted."""
+        counts: dict = {}
+        for read in self:
+            where, how = read.rsplit(" ", 1)
+            place = re.sub(r":\d+", "", where)  # "?" for a read made outside the package
+            if place not in leave_out:
+                counts[f"{place} {how}"] = counts.get(f"{place} {how}", 0) + 1
+        return counts
+
 
 @contextlib.contextmanager
 def record_host_reads():
-    """Collect, as "file:line (how)", every place in tinygdl that reads device data back to the host
+    """Collect (a ``HostReads`` list) every place in tinygdl that reads device data back to the host
     (``.get()``/``to_numpy``, ``.item()``, ``.tolist()``, ``bool()``, ``float()``, ``int()``): each one
     is a device synchronisation, and a silent transfer when it is not what the user asked for."""
     global _host_reads
-    saved, _host_reads = _host_reads, []
+    saved, _host_reads = _host_reads, HostReads()
     try:
         yield _host_reads
     finally:
@@ -113,13 +145,24 @@ def _host_read(how: str) -> None:
     if _host_reads is None:
         return
     frame = sys._getframe(2)
-    while frame is not None and not _is_library(frame.f_code.co_filename):
+    while frame is not None and not _is_library(frame.f_code):
         frame = frame.f_back
-    where = "?" if frame is None else f"{frame.f_code.co_filename.rsplit('/tinygdl/', 1)[-1]}:{frame.f_lineno}"
-    _host_reads.append(f"{where} ({how})")
+    if frame is None:
+        _host_reads.append(f"? ({how})")
+        return
+    code = frame.f_code
+    _host_reads.append(f"{code.co_filename.rsplit('/tinygdl/', 1)[-1]}:{frame.f_lineno} {code.co_name} ({how})")
 
 
-def _is_library(filename: str) -> bool:
+_PASSING_ON = {"item", "numpy", "tolist", "__bool__", "__float__", "__int__", "__index__", "__repr__"}
+
+
+def _is_library(code) -> bool:
+    """Code of the package that can be blamed for a read: not backend.py, nor the Tensor methods that only
+    pass a caller's request on (``Tensor.item``, ``Tensor.numpy``, ``bool(tensor)`` ...)."""
+    filename = code.co_filename
+    if filename.endswith("/tinygdl/tensor.py"):
+        return code.co_name not in _PASSING_ON
     return ("/tinygdl/" in filename or "/kernels/" in filename) and not filename.endswith("/backend.py")
 
 
