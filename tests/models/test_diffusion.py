@@ -11,7 +11,15 @@ import pytest
 import tinygdl as tg
 from tinygdl import nn
 from tinygdl.errors import ShapeError
-from tinygdl.models.diffusion import DiffusionStep, UNet, build_unet, ddim_sample, offset_cosine_schedule, spherical_mix
+from tinygdl.models.diffusion import (
+    DiffusionStep,
+    SinusoidalEmbedding,
+    UNet,
+    build_unet,
+    ddim_sample,
+    offset_cosine_schedule,
+    spherical_mix,
+)
 from tinygdl.optim import EMA, AdamW
 
 SMALL_WIDTHS = (8, 12, 16)
@@ -42,7 +50,7 @@ def test_offset_cosine_schedule_keeps_unit_variance_and_hits_its_endpoints():
 
 def test_sinusoidal_embedding_sines_first_log_spaced_and_broadcast(torch):
     with tg.default_dtype(np.float64):
-        layer = nn.SinusoidalEmbedding(16)
+        layer = SinusoidalEmbedding(16)
     speeds = layer.angular_speeds.numpy().ravel()
     np.testing.assert_allclose(speeds / (2 * np.pi), np.geomspace(1, 1000, 16), rtol=1e-12)
     v = np.array([0.0, 0.25, 0.9], dtype=np.float64).reshape(3, 1, 1, 1)

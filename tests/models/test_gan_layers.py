@@ -122,14 +122,14 @@ def minibatch_stddev_reference(x, group_size):
 @pytest.mark.parametrize("group_size, expected_group", [(4, 4), (2, 2), (None, 8), (3, 2), (16, 8)])
 def test_minibatch_stddev_matches_progans_formula(group_size, expected_group, rng, float64):
     x = rng.standard_normal((8, 3, 2, 5))
-    out = nn.MinibatchStdDev(group_size)(tinygdl.tensor(x)).numpy()
+    out = gan.MinibatchStdDev(group_size)(tinygdl.tensor(x)).numpy()
     np.testing.assert_allclose(out, minibatch_stddev_reference(x, expected_group), rtol=1e-12)
 
 
 def test_minibatch_stddev_sees_a_collapsed_batch(rng):
     varied = tinygdl.tensor(rng.standard_normal((4, 2, 3, 3)).astype(np.float32))
     copies = tinygdl.tensor(np.repeat(varied.numpy()[:1], 4, axis=0))
-    spread = lambda x: nn.MinibatchStdDev()(x).numpy()[:, -1]  # noqa: E731
+    spread = lambda x: gan.MinibatchStdDev()(x).numpy()[:, -1]  # noqa: E731
     assert spread(varied).min() > 0.5 and spread(copies).max() < 1e-3  # sqrt(1e-8) = 1e-4 for exact copies
 
 
@@ -137,7 +137,7 @@ def test_minibatch_stddev_matches_torch_and_its_gradient(rng, torch, float64):
     x = rng.standard_normal((6, 2, 3, 3))
     weights = rng.standard_normal((6, 3, 3, 3))
     mine = tinygdl.tensor(x, requires_grad=True)
-    (nn.MinibatchStdDev(3)(mine) * tinygdl.tensor(weights)).sum().backward()
+    (gan.MinibatchStdDev(3)(mine) * tinygdl.tensor(weights)).sum().backward()
     theirs = torch.tensor(x, requires_grad=True)
     y = theirs.reshape(3, 2, 2, 3, 3)
     spread = ((y - y.mean(0)).pow(2).mean(0) + 1e-8).sqrt().mean((1, 2, 3)).repeat(3)
@@ -148,8 +148,8 @@ def test_minibatch_stddev_matches_torch_and_its_gradient(rng, torch, float64):
 
 def test_minibatch_stddev_gradcheck_and_second_derivatives(rng):
     x = tinygdl.tensor(rng.standard_normal((4, 2, 2, 2)), requires_grad=True)
-    testing.gradcheck(lambda t: nn.MinibatchStdDev(2)(t), [x])
-    testing.gradgradcheck(lambda t: nn.MinibatchStdDev(2)(t), [x])
+    testing.gradcheck(lambda t: gan.MinibatchStdDev(2)(t), [x])
+    testing.gradgradcheck(lambda t: gan.MinibatchStdDev(2)(t), [x])
 
 
 def test_minibatch_stddev_in_a_discriminator_adds_one_channel_to_the_last_conv():
@@ -163,9 +163,9 @@ def test_minibatch_stddev_in_a_discriminator_adds_one_channel_to_the_last_conv()
 
 def test_minibatch_stddev_refuses_groups_of_one_and_non_images():
     with pytest.raises(ValueError, match="group_size"):
-        nn.MinibatchStdDev(1)
+        gan.MinibatchStdDev(1)
     with pytest.raises(ValueError, match="N, C, H, W"):
-        nn.MinibatchStdDev()(tinygdl.randn(4, 3))
+        gan.MinibatchStdDev()(tinygdl.randn(4, 3))
 
 
 # --------------------------------------------------------------------------- nearest training images

@@ -79,21 +79,21 @@ def _offsets(layer, in_shape, at):
 
 
 @pytest.mark.parametrize("layer, at, expected", [
-    (lambda: nn.ShiftedConv2d(1, 1, (5, 3), rows=2), (4, 4), [(r, c) for r in (2, 3) for c in (3, 4, 5)]),
-    (lambda: nn.ShiftedConv2d(1, 1, 3, rows=1), (4, 4), [(3, c) for c in (3, 4, 5)]),
-    (lambda: nn.ShiftedConv2d(1, 1, 3, rows=2, cols=1), (4, 4), [(3, 3), (4, 3)]),
-    (lambda: nn.ShiftedConv2d(1, 1, 3, rows=2, cols=2), (4, 4), [(3, 3), (3, 4), (4, 3), (4, 4)]),
+    (lambda: pc.ShiftedConv2d(1, 1, (5, 3), rows=2), (4, 4), [(r, c) for r in (2, 3) for c in (3, 4, 5)]),
+    (lambda: pc.ShiftedConv2d(1, 1, 3, rows=1), (4, 4), [(3, c) for c in (3, 4, 5)]),
+    (lambda: pc.ShiftedConv2d(1, 1, 3, rows=2, cols=1), (4, 4), [(3, 3), (4, 3)]),
+    (lambda: pc.ShiftedConv2d(1, 1, 3, rows=2, cols=2), (4, 4), [(3, 3), (3, 4), (4, 3), (4, 4)]),
     # 4x4 stride 2: low-resolution (i, j) = (2, 2) reads rows 2i−1, 2i and columns 2j−1 .. 2j+1
-    (lambda: nn.ShiftedConv2d(1, 1, 4, rows=2, cols=3, stride=2), (2, 2), [(r, c) for r in (3, 4) for c in (3, 4, 5)]),
-    (lambda: nn.ShiftedConv2d(1, 1, 4, rows=2, cols=2, stride=2), (2, 2), [(r, c) for r in (3, 4) for c in (3, 4)]),
+    (lambda: pc.ShiftedConv2d(1, 1, 4, rows=2, cols=3, stride=2), (2, 2), [(r, c) for r in (3, 4) for c in (3, 4, 5)]),
+    (lambda: pc.ShiftedConv2d(1, 1, 4, rows=2, cols=2, stride=2), (2, 2), [(r, c) for r in (3, 4) for c in (3, 4)]),
 ], ids=["v-first-5x3", "h-first-up", "h-first-left", "horizontal", "v-down", "h-down"])
 def test_shifted_convolutions_read_the_offsets_of_the_design(float64, layer, at, expected):
     assert _offsets(layer(), (1, 1, 8, 8), at) == expected
 
 
 @pytest.mark.parametrize("layer, cols", [
-    (lambda: nn.ShiftedConvTranspose2d(1, 1, (2, 4), cols=3, stride=2), (3, 4, 5)),  # cols 2j−1 .. 2j+1
-    (lambda: nn.ShiftedConvTranspose2d(1, 1, 2, stride=2), (4, 5)),
+    (lambda: pc.ShiftedConvTranspose2d(1, 1, (2, 4), cols=3, stride=2), (3, 4, 5)),  # cols 2j−1 .. 2j+1
+    (lambda: pc.ShiftedConvTranspose2d(1, 1, 2, stride=2), (4, 5)),
 ], ids=["v-up", "h-up"])
 def test_shifted_transposed_convolutions_write_the_offsets_of_the_design(float64, layer, cols):
     """Input pixel (2, 2) of a 4x4 map reaches output rows 4, 5 and the listed columns of the 8x8 map."""
@@ -291,7 +291,7 @@ def test_bad_inputs_are_clear_errors():
     with pytest.raises(ValueError, match="skip input is not used"):
         pc.GatedResidual(4, "vertical")(tg.zeros(1, 4, 2, 2), tg.zeros(1, 4, 2, 2))
     with pytest.raises(ValueError, match="rows=3"):
-        nn.ShiftedConv2d(1, 1, 3, rows=3, cols=4)
+        pc.ShiftedConv2d(1, 1, 3, rows=3, cols=4)
 
 
 @pytest.mark.gpu
@@ -305,3 +305,43 @@ def test_the_models_and_samplers_run_on_the_gpu(float64, rng):
     assert values.shape == (2, 1, 4, 4) and 0 <= values.min() and values.max() <= 255
     small = pc.PixelCNN(filters=8, blocks=1).eval().to("cuda")
     assert tg.backend.to_numpy(pc.sample_pixelcnn(small, 2, 3, device="cuda")).max() <= 3
+
+
+# --------------------------------------------------------------------------- the masked convolution
+
+
+@pytest.mark.parametrize("k, mask_type, active", [(7, "A", 24), (3, "B", 5), (3, "A", 4), (1, "B", 1), (1, "A", 0)])
+def test_causal_mask_shapes(k, mask_type, active):
+    mask = pc.causal_mask((k, k), mask_type)
+    assert mask.sum() == active
+    c = k // 2
+    assert mask[:c].all() and mask[c, :c].all() and not mask[c + 1:].any() and not mask[c, c + 1:].any()
+    assert mask[c, c] == (mask_type == "B")
+
+
+def test_masked_conv_zero_gradient_and_causality(float64, rng):
+    layer = pc.MaskedConv2d(2, 3, 5, mask_type="A").to(dtype=np.float64)
+    x = tg.tensor(rng.standard_normal((1, 2, 6, 6)), requires_grad=True)
+    y = layer(x)
+    assert y.shape == (1, 3, 6, 6)
+    y[0, :, 3, 2].sum().backward()
+    mask = pc.causal_mask((5, 5), "A")
+    assert np.all(layer.weight.grad.numpy()[:, :, mask == 0] == 0)
+    assert np.abs(layer.weight.grad.numpy()[:, :, mask == 1]).sum() > 0
+    # Output pixel (3, 2) sees only pixels before it in raster order (type A: not itself).
+    seen = np.abs(x.grad.numpy()).sum(axis=(0, 1)) > 0
+    order = np.arange(36).reshape(6, 6)
+    assert not seen[order >= 3 * 6 + 2].any() and seen[3, 1] and seen[2, 2]
+    assert "mask" not in layer.state_dict() and set(layer.state_dict()) == {"weight", "bias"}
+
+
+def test_masked_conv_type_b_sees_the_centre(rng):
+    layer = pc.MaskedConv2d(1, 1, 3, mask_type="B")
+    x = tg.zeros(1, 1, 3, 3, requires_grad=True)
+    layer(x)[0, 0, 1, 1].backward()
+    assert x.grad.numpy()[0, 0, 1, 1] != 0 and x.grad.numpy()[0, 0, 2, 2] == 0 and x.grad.numpy()[0, 0, 1, 2] == 0
+
+
+def test_masked_conv_repr():
+    assert repr(pc.MaskedConv2d(1, 8, 7, "A")) == \
+        "MaskedConv2d(mask_type='A', 1, 8, kernel_size=(7, 7), stride=(1, 1), padding='same')"

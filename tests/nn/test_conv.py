@@ -5,8 +5,9 @@
 * PyTorch parity, forward and backward, over a grid of strides, kernels, paddings, dilations, bias
   on/off and odd shapes, with each CPU kernel flavour (float64 to ~1e-10, float32 to ~1e-5);
 * finite-difference gradient checks, first and second order (WGAN-GP differentiates a gradient);
-* the layers: Keras initialisation, parameter counts of the book's models, MaskedConv2d's masks,
-  errors that name the layer and the shapes.
+* the layers: Keras initialisation, parameter counts of the book's models, errors that name the
+  layer and the shapes.  (PixelCNN's masked convolution is tested with its model, in
+  tests/models/test_pixelcnn.py.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import pytest
 import tinygdl as tg
 import tinygdl.nn.functional as F
 from tinygdl import nn
-from tinygdl.nn.layers.conv import causal_mask
 from tinygdl.ops.conv import _same_padding, _transposed_crop
 from tinygdl.testing import gradcheck, gradgradcheck
 
@@ -365,45 +365,11 @@ def test_conv_layers_match_torch_with_copied_weights(torch, rng):
     np.testing.assert_allclose(y.numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("k, mask_type, active", [(7, "A", 24), (3, "B", 5), (3, "A", 4), (1, "B", 1), (1, "A", 0)])
-def test_causal_mask_shapes(k, mask_type, active):
-    mask = causal_mask((k, k), mask_type)
-    assert mask.sum() == active
-    c = k // 2
-    assert mask[:c].all() and mask[c, :c].all() and not mask[c + 1:].any() and not mask[c, c + 1:].any()
-    assert mask[c, c] == (mask_type == "B")
-
-
-def test_masked_conv_zero_gradient_and_causality(float64, rng):
-    layer = nn.MaskedConv2d(2, 3, 5, mask_type="A").to(dtype=np.float64)
-    x = tg.tensor(rng.standard_normal((1, 2, 6, 6)), requires_grad=True)
-    y = layer(x)
-    assert y.shape == (1, 3, 6, 6)
-    y[0, :, 3, 2].sum().backward()
-    mask = causal_mask((5, 5), "A")
-    assert np.all(layer.weight.grad.numpy()[:, :, mask == 0] == 0)
-    assert np.abs(layer.weight.grad.numpy()[:, :, mask == 1]).sum() > 0
-    # Output pixel (3, 2) sees only pixels before it in raster order (type A: not itself).
-    seen = np.abs(x.grad.numpy()).sum(axis=(0, 1)) > 0
-    order = np.arange(36).reshape(6, 6)
-    assert not seen[order >= 3 * 6 + 2].any() and seen[3, 1] and seen[2, 2]
-    assert "mask" not in layer.state_dict() and set(layer.state_dict()) == {"weight", "bias"}
-
-
-def test_masked_conv_type_b_sees_the_centre(rng):
-    layer = nn.MaskedConv2d(1, 1, 3, mask_type="B")
-    x = tg.zeros(1, 1, 3, 3, requires_grad=True)
-    layer(x)[0, 0, 1, 1].backward()
-    assert x.grad.numpy()[0, 0, 1, 1] != 0 and x.grad.numpy()[0, 0, 2, 2] == 0 and x.grad.numpy()[0, 0, 1, 2] == 0
-
-
 def test_extra_repr():
     assert repr(nn.Conv2d(3, 32, 3, stride=2, padding="same", bias=False)) == \
         "Conv2d(3, 32, kernel_size=(3, 3), stride=(2, 2), padding='same', bias=False)"
     assert repr(nn.ConvTranspose2d(4, 2, 4, 2, 1, output_padding=1)) == \
         "ConvTranspose2d(4, 2, kernel_size=(4, 4), stride=(2, 2), padding=1, output_padding=(1, 1))"
-    assert repr(nn.MaskedConv2d(1, 8, 7, "A")) == \
-        "MaskedConv2d(mask_type='A', 1, 8, kernel_size=(7, 7), stride=(1, 1), padding='same')"
 
 
 # --------------------------------------------------------------------------- errors

@@ -1,4 +1,4 @@
-"""Flatten, Reshape, Concatenate, Dropout, Lambda."""
+"""Flatten, Reshape, RepeatVector, Concatenate, Dropout, GaussianNoise, Lambda; GlobalAvgPool2d."""
 
 from __future__ import annotations
 
@@ -90,3 +90,42 @@ def test_lambda_wraps_a_function():
     assert_close(layer(tinygdl.tensor([1.0, 2.0])), [2.0, 4.0])
     assert repr(layer) == "Lambda(double)" and layer.parameters() == []
     assert repr(nn.Lambda(lambda a, b: a + b, name="add")) == "Lambda(add)"
+
+
+def test_repeat_vector_repeats_and_sums_its_gradient():
+    x = tinygdl.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    y = nn.RepeatVector(4)(x)
+    assert y.shape == (2, 4, 3)
+    np.testing.assert_array_equal(y.numpy()[:, 2], x.numpy())
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 4.0))
+
+
+def test_gaussian_noise_acts_in_training_mode_only():
+    tinygdl.manual_seed(0)
+    layer = nn.GaussianNoise(0.2)
+    x = tinygdl.zeros(200, 100)
+    noisy = layer(x).numpy()
+    assert abs(noisy.std() - 0.2) < 0.01 and abs(noisy.mean()) < 0.01
+    layer.eval()
+    np.testing.assert_array_equal(layer(x).numpy(), 0)
+
+
+def test_repeat_vector_and_global_average_pooling_match_torch(torch, float64, rng):
+    """RepeatVector is ``unsqueeze(1).expand``, GlobalAvgPool2d ``mean((2, 3))`` in PyTorch: values and
+    input gradients agree."""
+    for layer, twin, shape in ((nn.RepeatVector(3), lambda t: t.unsqueeze(1).expand(-1, 3, -1), (2, 4)),
+                               (nn.GlobalAvgPool2d(), lambda t: t.mean((2, 3)), (2, 3, 4, 5))):
+        x = rng.standard_normal(shape)
+        mine, theirs = tinygdl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        y, y_twin = layer(mine), twin(theirs)
+        weights = rng.standard_normal(y.shape)
+        (y * tinygdl.tensor(weights)).sum().backward()
+        (y_twin * torch.tensor(weights)).sum().backward()
+        assert_close(y, y_twin.detach().numpy(), rtol=1e-12)
+        assert_close(mine.grad, theirs.grad.numpy(), rtol=1e-12)
+
+
+def test_global_average_pooling_refuses_non_images():
+    with pytest.raises(ValueError, match="GlobalAvgPool2d"):
+        nn.GlobalAvgPool2d()(tinygdl.zeros(2, 3))

@@ -6,6 +6,7 @@ import pytest
 
 import tinygdl as tg
 from tinygdl import nn
+from tinygdl.models.pixelcnn import ShiftedConv2d
 from tinygdl.nn.layers.weight_norm import weight_norm
 from tinygdl.testing import gradcheck, gradgradcheck
 
@@ -115,14 +116,14 @@ def test_data_dependent_init_on_a_linear_layer_uses_the_last_axis(float64, rng):
 
 
 def test_initialised_layer_trains_and_is_differentiable(float64, rng):
-    wrapped = nn.WeightNorm(nn.ShiftedConv2d(2, 3, 3, rows=2, cols=2))
+    wrapped = nn.WeightNorm(ShiftedConv2d(2, 3, 3, rows=2, cols=2))
     wrapped(tg.tensor(rng.standard_normal((4, 2, 4, 4))))  # initialise
     x = tg.tensor(rng.standard_normal((2, 2, 4, 4)), requires_grad=True)
     gradcheck(lambda x, v, g: wrapped(x), [x, wrapped.v, wrapped.g])
 
 
 def test_masked_kernels_are_normalised_over_the_taps_they_use(float64, rng):
-    wrapped = nn.WeightNorm(nn.ShiftedConv2d(2, 3, 3, rows=2, cols=2), data_init=False)
+    wrapped = nn.WeightNorm(ShiftedConv2d(2, 3, 3, rows=2, cols=2), data_init=False)
     w = wrapped.weight().numpy()
     assert np.all(w[:, :, 2, :] == 0) and np.all(w[:, :, :, 2] == 0)
     np.testing.assert_allclose(np.sqrt((w ** 2).sum(axis=(1, 2, 3))), wrapped.g.numpy(), rtol=1e-12)

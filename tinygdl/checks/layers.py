@@ -1,4 +1,5 @@
-"""The layer table: every layer of ``tinygdl.nn`` with a small configuration and input to check.
+"""The layer table: every layer of ``tinygdl.nn`` with a small configuration and input to check, then
+the layers that live with their model family in ``tinygdl.models`` (CONTRIBUTING.md: where layers go).
 
 ``tinygdl gradcheck`` (and ``tests/test_checks.py``) differentiate each layer with respect to its
 input *and* every parameter, in float64, against finite differences (``tinygdl.testing``), and
@@ -34,7 +35,10 @@ class LayerSpec:
 def _models():
     """tinygdl.models, imported when a check needs it (it sits above nn in the import order)."""
     import tinygdl.models.autoencoders
+    import tinygdl.models.diffusion
     import tinygdl.models.flows
+    import tinygdl.models.gan
+    import tinygdl.models.pixelcnn
     import tinygdl.models.vae
 
     return tinygdl.models
@@ -78,8 +82,6 @@ SPECS = [
     LayerSpec("ConvTranspose2d-k4s2", lambda: nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1), ((1, 2, 3, 3),)),
     LayerSpec("Conv3d", lambda: nn.Conv3d(2, 3, (1, 3, 2), stride=(1, 2, 2), padding="same"), ((2, 2, 2, 4, 4),),
               second_order=True),
-    LayerSpec("MaskedConv2d-A", lambda: nn.MaskedConv2d(2, 2, 3, mask_type="A"), ((1, 2, 4, 4),)),
-    LayerSpec("MaskedConv2d-B", lambda: nn.MaskedConv2d(2, 2, 3, mask_type="B"), ((1, 2, 4, 4),)),
     LayerSpec("Conv2d-groups", lambda: nn.Conv2d(4, 6, 3, padding=1, groups=2), ((1, 4, 4, 4),), second_order=True),
     LayerSpec("Conv2d-depthwise", lambda: nn.Conv2d(3, 3, 3, stride=2, groups=3), ((2, 3, 5, 5),)),
     LayerSpec("ConvTranspose2d-groups", lambda: nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, groups=2),
@@ -140,13 +142,13 @@ SPECS = [
               ((1, 2, 3, 3),), second_order=True),
     LayerSpec("PixelShuffle", lambda: nn.PixelShuffle(2), ((1, 8, 2, 3),)),
     LayerSpec("PixelUnshuffle", lambda: nn.PixelUnshuffle(2), ((1, 2, 4, 6),)),
+    LayerSpec("GlobalAvgPool2d", nn.GlobalAvgPool2d, ((2, 3, 4, 4),)),
+    LayerSpec("RepeatVector", lambda: nn.RepeatVector(3), ((2, 4),)),
+    LayerSpec("GaussianNoise", lambda: nn.GaussianNoise(0.3), ((3, 4),)),
     # -- the small layers of the model families (tinygdl.models)
-    LayerSpec("GaussianNoise", lambda: _models().autoencoders.GaussianNoise(0.3), ((3, 4),)),
     LayerSpec("DenseTranspose", lambda: _models().autoencoders.DenseTranspose(nn.Linear(4, 3)), ((2, 3),)),
-    LayerSpec("GlobalAvgPool2d", lambda: _models().autoencoders.GlobalAvgPool2d(), ((2, 3, 4, 4),)),
     LayerSpec("RecurrentLayer", lambda: _models().autoencoders.RecurrentLayer(3, 2, return_sequences=False),
               ((2, 4, 3),)),
-    LayerSpec("RepeatVector", lambda: _models().autoencoders.RepeatVector(3), ((2, 4),)),
     LayerSpec("Sampling", lambda: _models().vae.Sampling(), ((3, 2), (3, 2)), second_order=True),
     LayerSpec("AffineCoupling", lambda: _models().flows.AffineCoupling((0, 1), hidden=4, depth=1), ((5, 2),),
               call=lambda m, x: m(x)[0]),
@@ -155,16 +157,20 @@ SPECS = [
     LayerSpec("AffineCoupling-inverse", lambda: _models().flows.AffineCoupling((0, 1), hidden=4, depth=1),
               ((5, 2),), call=lambda m, x: m.inverse(x)),
     # -- GAN discriminators
-    LayerSpec("MinibatchStdDev", lambda: nn.MinibatchStdDev(2), ((4, 2, 2, 2),), second_order=True),
+    LayerSpec("MinibatchStdDev", lambda: _models().gan.MinibatchStdDev(2), ((4, 2, 2, 2),), second_order=True),
     # -- diffusion: the noise-variance embedding, broadcast over a 3x2 image (variances in the schedule's range)
-    LayerSpec("SinusoidalEmbedding", lambda: nn.SinusoidalEmbedding(4, 1.0, 20.0), ((3, 1, 1, 1),),
+    LayerSpec("SinusoidalEmbedding", lambda: _models().diffusion.SinusoidalEmbedding(4, 1.0, 20.0), ((3, 1, 1, 1),),
               make=lambda rng, shapes: [rng.uniform(0.1, 1.0, shapes[0])], call=lambda m, v: m(v, (3, 2)),
               second_order=True),
-    # -- PixelCNN++: shifted convolutions and weight normalisation (eval mode: no data-dependent init)
-    LayerSpec("ShiftedConv2d", lambda: nn.ShiftedConv2d(2, 3, (3, 3), rows=2, cols=2), ((1, 2, 4, 4),)),
-    LayerSpec("ShiftedConvTranspose2d", lambda: nn.ShiftedConvTranspose2d(2, 2, (2, 4), cols=3, stride=2),
-              ((1, 2, 2, 3),)),
-    LayerSpec("WeightNorm", lambda: nn.WeightNorm(nn.ShiftedConv2d(2, 3, 3, rows=2)), ((2, 2, 4, 4),), train=False,
-              second_order=True),
+    # -- PixelCNN: masked convolutions; PixelCNN++: shifted ones and weight normalisation (eval mode: no
+    #    data-dependent init)
+    LayerSpec("MaskedConv2d-A", lambda: _models().pixelcnn.MaskedConv2d(2, 2, 3, mask_type="A"), ((1, 2, 4, 4),)),
+    LayerSpec("MaskedConv2d-B", lambda: _models().pixelcnn.MaskedConv2d(2, 2, 3, mask_type="B"), ((1, 2, 4, 4),)),
+    LayerSpec("ShiftedConv2d", lambda: _models().pixelcnn.ShiftedConv2d(2, 3, (3, 3), rows=2, cols=2),
+              ((1, 2, 4, 4),)),
+    LayerSpec("ShiftedConvTranspose2d",
+              lambda: _models().pixelcnn.ShiftedConvTranspose2d(2, 2, (2, 4), cols=3, stride=2), ((1, 2, 2, 3),)),
+    LayerSpec("WeightNorm", lambda: nn.WeightNorm(_models().pixelcnn.ShiftedConv2d(2, 3, 3, rows=2)), ((2, 2, 4, 4),),
+              train=False, second_order=True),
     LayerSpec("WeightNorm-linear", lambda: nn.WeightNorm(nn.Linear(4, 3)), ((5, 4),), train=False),
 ]

@@ -34,8 +34,6 @@ import functools
 from collections import OrderedDict
 
 from .. import nn
-from ..ops.creation import randn
-from ..ops.shape import broadcast_to, unsqueeze
 
 
 class Autoencoder(nn.Module):
@@ -157,24 +155,7 @@ def book_autoencoder(input_shape=(1, 32, 32), channels=(32, 64, 128), latent_dim
 # --------------------------------------------------------------------------- Hands-On ML: dense autoencoders
 
 
-class GaussianNoise(nn.Module):
-    """Keras's ``GaussianNoise(stddev)``: ``x + stddev·ε``, ε ~ N(0, 1), in training mode only (the
-    corruption of a denoising autoencoder; at test time the input passes unchanged)."""
-
-    def __init__(self, stddev: float):
-        super().__init__()
-        self.stddev = stddev
-
-    def forward(self, x):
-        if not self.training:
-            return x
-        return x + self.stddev * randn(x.shape, dtype=x.dtype, device=x.device)
-
-    def extra_repr(self) -> str:
-        return f"stddev={self.stddev}"
-
-
-CORRUPTIONS = {"dropout": nn.Dropout, "gaussian": GaussianNoise}
+CORRUPTIONS = {"dropout": nn.Dropout, "gaussian": nn.GaussianNoise}
 
 
 def _dense_layers(sizes, activations, prefix: str) -> OrderedDict:
@@ -338,13 +319,6 @@ def sparse_autoencoder(input_shape=(1, 28, 28), hidden=(100, 300), penalty: str 
 # ---------------------------------------------------------------------- Hands-On ML: convolutional, recurrent, linear
 
 
-class GlobalAvgPool2d(nn.Module):
-    """Keras's ``GlobalAveragePooling2D``: the mean of each channel, (N, C, H, W) -> (N, C)."""
-
-    def forward(self, x):
-        return x.mean(axis=(2, 3))
-
-
 def conv_autoencoder(input_shape=(1, 28, 28), latent_dim: int = 30) -> Autoencoder:
     """HOML's convolutional autoencoder (28×28 grey images)::
 
@@ -365,7 +339,7 @@ def conv_autoencoder(input_shape=(1, 28, 28), latent_dim: int = 30) -> Autoencod
         channels = out_channels
     encoder["conv_codings"] = nn.Conv2d(channels, latent_dim, 3, padding="same")
     encoder["relu_codings"] = nn.ReLU()
-    encoder["global_avg_pool"] = GlobalAvgPool2d()
+    encoder["global_avg_pool"] = nn.GlobalAvgPool2d()
     decoder = OrderedDict(dense=nn.Linear(latent_dim, 16 * 3 * 3), reshape=nn.Reshape((16, 3, 3)))
     decoder["conv_transpose_0"] = nn.ConvTranspose2d(16, 32, 3, stride=2, padding="valid")
     decoder["relu_0"] = nn.ReLU()
@@ -389,21 +363,6 @@ class RecurrentLayer(nn.Module):
         return outputs if self.return_sequences else last
 
 
-class RepeatVector(nn.Module):
-    """Keras's ``RepeatVector(n)``: (N, F) -> (N, n, F), the same vector at every step (its
-    gradient is the sum over the steps)."""
-
-    def __init__(self, n: int):
-        super().__init__()
-        self.n = n
-
-    def forward(self, x):
-        return broadcast_to(unsqueeze(x, 1), (x.shape[0], self.n, x.shape[1]))
-
-    def extra_repr(self) -> str:
-        return f"n={self.n}"
-
-
 def recurrent_autoencoder(input_shape=(1, 28, 28), hidden: int = 100, latent_dim: int = 30) -> Autoencoder:
     """HOML's recurrent autoencoder: an image is a sequence of its rows (28 steps of 28 pixels)::
 
@@ -421,7 +380,7 @@ def recurrent_autoencoder(input_shape=(1, 28, 28), hidden: int = 100, latent_dim
         lstm_1=RecurrentLayer(hidden, latent_dim, return_sequences=False),
     ))
     decoder = nn.Sequential(OrderedDict(
-        repeat=RepeatVector(height),
+        repeat=nn.RepeatVector(height),
         lstm=RecurrentLayer(latent_dim, hidden, return_sequences=True),
         dense=nn.Linear(hidden, width),
         reshape=nn.Reshape(tuple(input_shape)),
@@ -469,7 +428,7 @@ def train_linear_autoencoder(data, latent_dim: int = 2, steps: int = 2000, lr: f
 
 
 __all__ = [
-    "Autoencoder", "DenseTranspose", "GaussianNoise", "GlobalAvgPool2d", "RecurrentLayer", "RepeatVector",
+    "Autoencoder", "DenseTranspose", "RecurrentLayer",
     "book_autoencoder", "conv_autoencoder", "conv_decoder", "conv_encoder", "conv_stages", "encoded_shape",
     "kl_sparsity_penalty", "l1_penalty", "linear_autoencoder", "recurrent_autoencoder", "sparse_autoencoder",
     "stacked_autoencoder", "tied_autoencoder", "train_greedy_layerwise", "train_linear_autoencoder",

@@ -17,7 +17,7 @@ level (4) at every pixel.  Loss: cross-entropy of the level at each pixel.
 * two feature streams that together cover every earlier pixel without a blind spot: the
   *vertical* stack sees the rows above (3x3 kernels using only their top two rows), the
   *horizontal* stack the pixels above and to the left (only the top-left 2x2 taps) — see
-  ``tinygdl.nn.ShiftedConv2d``;
+  ``ShiftedConv2d`` below;
 * gated residual layers, ``u + p·σ(q)``, with ``concat_elu(x) = ELU([x, −x])`` before every
   convolution, dropout, and the vertical stream fed into the horizontal one through a 1x1
   convolution;
@@ -33,29 +33,146 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend
+from ..backend import get_default_dtype
 from ..losses import sparse_categorical_cross_entropy_with_logits
-from ..nn import (
-    ELU,
-    Conv2d,
-    Dropout,
-    MaskedConv2d,
-    Module,
-    ModuleList,
-    ReLU,
-    ShiftedConv2d,
-    ShiftedConvTranspose2d,
-    WeightNorm,
-)
+from ..nn import ELU, Conv2d, ConvTranspose2d, Dropout, Module, ModuleList, ReLU, WeightNorm
+from ..ops.conv import conv2d, conv_transpose2d
 from ..ops.elementwise import elu, log, sigmoid, softplus, tanh
 from ..ops.neural import log_softmax
 from ..ops.reduce import logsumexp
 from ..ops.shape import concatenate, split
 from ..tensor import Tensor, no_grad, tensor
 
-__all__ = ["GatedResidual", "PixelCNN", "PixelCNNPlusPlus", "PixelCNNResidualBlock", "concat_elu",
+__all__ = ["GatedResidual", "MaskedConv2d", "PixelCNN", "PixelCNNPlusPlus", "PixelCNNResidualBlock",
+           "ShiftedConv2d", "ShiftedConvTranspose2d", "causal_mask", "concat_elu", "corner_mask",
            "discretized_logistic_log_probs", "discretized_logistic_mixture_log_prob", "mixture_nll",
            "pixelcnn_loss", "sample_pixelcnn", "sample_pixelcnn_plus_plus"]
+
+
+# =========================================================================== PixelCNN's masked convolution
+
+
+def causal_mask(kernel_size, mask_type: str) -> np.ndarray:
+    """PixelCNN's (kh, kw) 0/1 mask: the taps a pixel may see of the pixels before it in raster order.
+
+    Rows above the centre are all on; in the centre row the taps left of the centre are on, and the
+    centre itself for type ``"B"`` (layers after the first may see the pixel's own features) but not
+    for ``"A"`` (the first layer must not see the value it predicts); everything else is off.
+    """
+    kh, kw = kernel_size
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"MaskedConv2d needs an odd kernel size (it has a centre), got {kernel_size}")
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"MaskedConv2d: mask_type must be 'A' or 'B', got {mask_type!r}")
+    cy, cx = kh // 2, kw // 2
+    mask = np.zeros((kh, kw), dtype=get_default_dtype())
+    mask[:cy] = 1        # the rows above the centre
+    mask[cy, :cx] = 1    # left of the centre
+    mask[cy, cx] = mask_type == "B"
+    return mask
+
+
+class MaskedConv2d(Conv2d):
+    """PixelCNN's masked convolution (van den Oord et al. 2016): a ``Conv2d`` whose kernel is
+    multiplied by ``causal_mask(kernel_size, mask_type)`` in every forward pass.
+
+    The output at a pixel then depends only on the pixels above it and to its left (type ``"A"``)
+    and also on itself (type ``"B"``).  Because the mask multiplies the weight inside the graph,
+    masked weights get exactly zero gradient (only weight decay can move them, and they stay
+    masked out).  The mask is a non-persistent buffer
+    (a constant of the architecture, not saved in ``state_dict``).  ``padding`` defaults to
+    ``"same"``, which keeps each output pixel aligned with the input pixel it predicts.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, mask_type: str = "B", stride=1,
+                 padding="same", dilation=1, bias: bool = True, init="glorot_uniform"):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias, init)
+        self.mask_type = mask_type
+        self.register_buffer("mask", causal_mask(self.kernel_size, mask_type), persistent=False)
+
+    def forward(self, x):
+        return self._run(self.op, x, self.weight * self.mask)
+
+    def extra_repr(self) -> str:
+        return f"mask_type={self.mask_type!r}, " + super().extra_repr()
+
+
+# =========================================================================== PixelCNN++'s shifted convolutions
+#
+# A shifted convolution is a convolution, or a transposed one, that only uses the top-left block
+# of its kernel taps.
+#
+# PixelCNN++ (Salimans et al. 2017) keeps its feature maps causal — a pixel's features depend only
+# on the pixels above it (the *vertical* stack) or above it and to its left (the *horizontal*
+# stack) — by giving each convolution a fixed 0/1 mask on the kernel's (row, column) taps.  Every
+# mask that network needs is a rectangle anchored at the kernel's top-left corner: the first
+# ``rows`` rows and the first ``cols`` columns are on, everything else off.  With ``"same"``
+# padding a stride-1 ``k x k`` kernel reads input offsets ``−k//2 .. +k//2``, so
+#
+# * ``rows = k//2 + 1`` (the centre row and those above) and all columns: Δrow ∈ {−k//2 .. 0};
+# * ``rows = k//2 + 1, cols = k//2 + 1``: also Δcol ≤ 0 (up and to the left);
+# * ``rows = k//2`` (above the centre only): Δrow < 0, a strict shift down.
+#
+# As in ``MaskedConv2d``, the mask multiplies the weight inside the graph (masked taps get exactly
+# zero gradient) and is a non-persistent buffer; the full kernel is stored and counted as parameters,
+# as Keras counts it.
+
+
+def corner_mask(kernel_size, rows: int | None = None, cols: int | None = None, layer: str = "ShiftedConv2d"):
+    """The (kh, kw) 0/1 mask whose first ``rows`` rows and first ``cols`` columns are on
+    (``None``: all of them)."""
+    kh, kw = kernel_size
+    rows, cols = kh if rows is None else rows, kw if cols is None else cols
+    if not (1 <= rows <= kh and 1 <= cols <= kw):
+        raise ValueError(f"{layer}: rows={rows}, cols={cols} must lie in 1..{kh} and 1..{kw} for a "
+                         f"{kh}x{kw} kernel")
+    mask = np.zeros((kh, kw), dtype=get_default_dtype())
+    mask[:rows, :cols] = 1
+    return mask
+
+
+class _CornerMasked:
+    """What both shifted layers add to their convolution: the mask buffer and its printout."""
+
+    def _set_mask(self, rows, cols):
+        self.rows, self.cols = rows, cols
+        self.register_buffer("mask", corner_mask(self.kernel_size, rows, cols, type(self).__name__),
+                             persistent=False)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", rows={self.rows}, cols={self.cols}"
+
+
+class ShiftedConv2d(_CornerMasked, Conv2d):
+    """A ``Conv2d`` whose kernel is multiplied by ``corner_mask(kernel_size, rows, cols)``.
+    ``padding`` defaults to ``"same"``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, rows: int | None = None,
+                 cols: int | None = None, stride=1, padding="same", bias: bool = True, init="glorot_uniform"):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias, init=init)
+        self._set_mask(rows, cols)
+
+    def forward(self, x):
+        self._check_input(x)
+        return conv2d(x, self.weight * self.mask, self.bias, stride=self.stride, padding=self.padding)
+
+
+class ShiftedConvTranspose2d(_CornerMasked, ConvTranspose2d):
+    """A ``ConvTranspose2d`` whose kernel taps (the last two weight axes) are multiplied by
+    ``corner_mask(kernel_size, rows, cols)``.  ``padding`` defaults to ``"same"`` (output
+    ``n·stride``; see ``tinygdl.ops.conv`` for which rows and columns Keras crops)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, rows: int | None = None,
+                 cols: int | None = None, stride=1, padding="same", bias: bool = True, init="glorot_uniform"):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias, init=init)
+        self._set_mask(rows, cols)
+
+    def forward(self, x):
+        self._check_input(x)
+        return conv_transpose2d(x, self.weight * self.mask, self.bias, stride=self.stride, padding=self.padding)
 
 
 # =========================================================================== PixelCNN (the book's)

@@ -1,5 +1,6 @@
-"""Convolution layers: ``Conv2d``, ``ConvTranspose2d``, their 1-D versions ``Conv1d`` and
-``ConvTranspose1d``, and PixelCNN's ``MaskedConv2d``.
+"""Convolution layers: ``Conv2d``, ``ConvTranspose2d`` and their 1-D versions ``Conv1d`` and
+``ConvTranspose1d``.  (PixelCNN's masked and shifted convolutions, built on them, live with their
+model in ``tinygdl/models/pixelcnn.py``.)
 
 The arithmetic is in ``tinygdl/ops/conv.py`` (im2col + one matrix product); these classes hold the
 weights and check their inputs.  Weight layouts are PyTorch's — ``(out, in, kh, kw)`` for a
@@ -18,16 +19,13 @@ convolutions (``groups=in_channels`` is a depthwise convolution); the weight the
 
 from __future__ import annotations
 
-import numpy as np
-
-from ...backend import get_default_dtype
 from ...errors import ShapeError
 from ...kernels.geometry import pair
 from ...ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from .. import init as initializers
 from ..module import Module, Parameter
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaskedConv2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 class _ConvBase(Module):
@@ -156,48 +154,3 @@ class ConvTranspose1d(ConvTranspose2d):
 
     op = staticmethod(conv_transpose1d)
     spatial = 1
-
-
-def causal_mask(kernel_size, mask_type: str) -> np.ndarray:
-    """PixelCNN's (kh, kw) 0/1 mask: the taps a pixel may see of the pixels before it in raster order.
-
-    Rows above the centre are all on; in the centre row the taps left of the centre are on, and the
-    centre itself for type ``"B"`` (layers after the first may see the pixel's own features) but not
-    for ``"A"`` (the first layer must not see the value it predicts); everything else is off.
-    """
-    kh, kw = kernel_size
-    if kh % 2 == 0 or kw % 2 == 0:
-        raise ValueError(f"MaskedConv2d needs an odd kernel size (it has a centre), got {kernel_size}")
-    if mask_type not in ("A", "B"):
-        raise ValueError(f"MaskedConv2d: mask_type must be 'A' or 'B', got {mask_type!r}")
-    cy, cx = kh // 2, kw // 2
-    mask = np.zeros((kh, kw), dtype=get_default_dtype())
-    mask[:cy] = 1        # the rows above the centre
-    mask[cy, :cx] = 1    # left of the centre
-    mask[cy, cx] = mask_type == "B"
-    return mask
-
-
-class MaskedConv2d(Conv2d):
-    """PixelCNN's masked convolution (van den Oord et al. 2016): a ``Conv2d`` whose kernel is
-    multiplied by ``causal_mask(kernel_size, mask_type)`` in every forward pass.
-
-    The output at a pixel then depends only on the pixels above it and to its left (type ``"A"``)
-    and also on itself (type ``"B"``).  Because the mask multiplies the weight inside the graph,
-    masked weights get exactly zero gradient (only weight decay can move them, and they stay
-    masked out).  The mask is a non-persistent buffer
-    (a constant of the architecture, not saved in ``state_dict``).  ``padding`` defaults to
-    ``"same"``, which keeps each output pixel aligned with the input pixel it predicts.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, mask_type: str = "B", stride=1,
-                 padding="same", dilation=1, bias: bool = True, init="glorot_uniform"):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias, init)
-        self.mask_type = mask_type
-        self.register_buffer("mask", causal_mask(self.kernel_size, mask_type), persistent=False)
-
-    def forward(self, x):
-        return self._run(self.op, x, self.weight * self.mask)
-
-    def extra_repr(self) -> str:
-        return f"mask_type={self.mask_type!r}, " + super().extra_repr()

@@ -1,15 +1,16 @@
-"""Layers without parameters that reshape, join or randomly drop: Flatten, Reshape, Concatenate,
-Dropout, and Lambda (any function as a layer)."""
+"""Layers without parameters that reshape, repeat, join or randomly corrupt: Flatten, Reshape,
+RepeatVector, Concatenate, Dropout, GaussianNoise, and Lambda (any function as a layer)."""
 
 from __future__ import annotations
 
 import math
 
+from ...ops.creation import randn
 from ...ops.neural import dropout
-from ...ops.shape import concatenate, flatten, reshape
+from ...ops.shape import broadcast_to, concatenate, flatten, reshape, unsqueeze
 from ..module import Module
 
-__all__ = ["Flatten", "Reshape", "Concatenate", "Dropout", "Lambda"]
+__all__ = ["Flatten", "Reshape", "RepeatVector", "Concatenate", "Dropout", "GaussianNoise", "Lambda"]
 
 
 class Flatten(Module):
@@ -49,6 +50,21 @@ class Reshape(Module):
         return str(self.shape)
 
 
+class RepeatVector(Module):
+    """Keras's ``RepeatVector(n)``: (N, F) -> (N, n, F), the same vector at every step (its
+    gradient is the sum over the steps)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def forward(self, x):
+        return broadcast_to(unsqueeze(x, 1), (x.shape[0], self.n, x.shape[1]))
+
+    def extra_repr(self) -> str:
+        return f"n={self.n}"
+
+
 class Concatenate(Module):
     """Join a list of tensors along ``axis`` (default 1, the channel axis of NCHW tensors; Keras's
     default -1 is the channel axis of its NHWC tensors).  Called with one list: ``cat([a, b])``."""
@@ -85,6 +101,23 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class GaussianNoise(Module):
+    """Keras's ``GaussianNoise(stddev)``: ``x + stddev·ε``, ε ~ N(0, 1), in training mode only (the
+    corruption of a denoising autoencoder; in eval mode the input passes unchanged)."""
+
+    def __init__(self, stddev: float):
+        super().__init__()
+        self.stddev = stddev
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x + self.stddev * randn(x.shape, dtype=x.dtype, device=x.device)
+
+    def extra_repr(self) -> str:
+        return f"stddev={self.stddev}"
 
 
 class Lambda(Module):

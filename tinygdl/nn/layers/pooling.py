@@ -1,7 +1,8 @@
 """Layers without weights that change the image size: pooling, unpooling, resampling, pixel
 (un)shuffling, zero padding.
 
-Each wraps one function of ``tinygdl/ops/conv.py``; read the arithmetic there.
+Each wraps one function of ``tinygdl/ops/conv.py`` (read the arithmetic there), except
+``GlobalAvgPool2d``, a mean over the image axes.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from ...ops.conv import (
 )
 from ..module import Module
 
-__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "MaxPool2d", "MaxUnpool2d", "PixelShuffle", "PixelUnshuffle",
-           "UpSampling2D", "Upsample", "ZeroPad2d"]
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "GlobalAvgPool2d", "MaxPool2d", "MaxUnpool2d", "PixelShuffle",
+           "PixelUnshuffle", "UpSampling2D", "Upsample", "ZeroPad2d"]
 
 
 def _check_images(layer: Module, x):
@@ -104,6 +105,15 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size!r}"
+
+
+class GlobalAvgPool2d(Module):
+    """Keras's ``GlobalAveragePooling2D``: the mean of each channel, (N, C, H, W) -> (N, C)
+    (``AdaptiveAvgPool2d(1)`` without the two image axes)."""
+
+    def forward(self, x):
+        _check_images(self, x)
+        return x.mean(axis=(2, 3))
 
 
 class Upsample(Module):

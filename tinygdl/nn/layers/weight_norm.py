@@ -22,8 +22,9 @@ Every forward asks whether the initialisation is still to do; the answer is a Py
 next to the buffer, read back from the buffer only after it changed (a checkpoint loaded into it),
 since reading a GPU array on every pass would make each one wait for the device.
 
-Layers whose kernel carries a fixed ``mask`` buffer (``MaskedConv2d``, ``ShiftedConv2d`` ...) are
-normalised over the *masked* direction ``v ⊙ mask``: only the taps the layer uses count.
+Layers whose kernel carries a fixed ``mask`` buffer (PixelCNN's ``MaskedConv2d`` and
+``ShiftedConv2d``, ``tinygdl/models/pixelcnn.py``) are normalised over the *masked* direction
+``v ⊙ mask``: only the taps the layer uses count.
 """
 
 from __future__ import annotations
