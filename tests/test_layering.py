@@ -10,6 +10,9 @@ into every layer, models included, so it sits just under the command line.)
 Every import counts, those inside functions too (a function-level import hides a cycle, it does
 not remove it), and inside each package no module may import, directly or through others, a
 module that imports it back.
+
+Layers follow one rule of place (CONTRIBUTING.md): general layers in ``tinygdl/nn/layers/``, a layer
+or block of one model family with that family in ``tinygdl/models/``; the last tests enforce it.
 """
 
 from __future__ import annotations
@@ -116,3 +119,69 @@ def test_no_import_cycles_inside_a_package(module):
     # a package's __init__ importing its modules is the one expected loop
     if cycle and not any(m == module.rsplit(".", 1)[0] for m in cycle):
         pytest.fail("import cycle: " + " -> ".join(cycle))
+
+
+# --------------------------------------------------------------------------- where layers live
+
+# The rule (CONTRIBUTING.md, "A new layer"): ``tinygdl/nn/layers/`` is the menu of general layers, each
+# the counterpart of a PyTorch (``torch.nn``) or Keras layer, or used by the models of two families or
+# more; a layer or block that exists for one model family lives with it in ``tinygdl/models/<family>.py``.
+# The menu's layers whose PyTorch class has another name, or which only Keras has:
+COUNTERPART = {
+    "Concatenate": "keras.layers.Concatenate", "GaussianNoise": "keras.layers.GaussianNoise",
+    "GlobalAvgPool2d": "keras.layers.GlobalAveragePooling2D", "Lambda": "keras.layers.Lambda",
+    "MultiHeadAttention": "torch.nn.MultiheadAttention, keras.layers.MultiHeadAttention",
+    "RepeatVector": "keras.layers.RepeatVector", "Reshape": "keras.layers.Reshape", "Swish": "keras 'swish' (SiLU)",
+    "UpSampling2D": "keras.layers.UpSampling2D", "WeightNorm": "torch.nn.utils.weight_norm",
+}
+
+
+def _every_module_class():
+    """Every Module subclass the package defines (all of its modules imported; __main__ runs the CLI)."""
+    import importlib
+    import pkgutil
+
+    import tinygdl
+    from tinygdl.nn import Module
+
+    for info in pkgutil.walk_packages(tinygdl.__path__, "tinygdl."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    found, todo = set(), [Module]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in found and sub.__module__.startswith("tinygdl"):
+                found.add(sub)
+                todo.append(sub)
+    return found
+
+
+def test_layers_and_blocks_live_in_nn_or_with_their_model():
+    misplaced = sorted(f"{c.__module__}.{c.__name__}" for c in _every_module_class()
+                       if not c.__module__.startswith(("tinygdl.nn.", "tinygdl.models.")))
+    assert not misplaced, f"Module subclasses outside tinygdl/nn and tinygdl/models: {misplaced}"
+
+
+def test_the_layer_menu_holds_only_general_layers():
+    """Each public layer of tinygdl.nn.layers has a PyTorch or Keras counterpart, or two model families
+    use it; anything else belongs with its model (tinygdl/models/<family>.py)."""
+    import inspect
+
+    from tinygdl import nn
+
+    torch = pytest.importorskip("torch")
+    families = {path.stem: path.read_text() for path in (PACKAGE / "models").glob("*.py") if path.stem != "__init__"}
+    layers = {name for name, obj in vars(nn.layers).items() if inspect.isclass(obj) and issubclass(obj, nn.Module)}
+    special = sorted(name for name in layers if not hasattr(torch.nn, name) and name not in COUNTERPART
+                     and sum(f"{name}(" in text for text in families.values()) < 2)
+    assert not special, (f"layers of one model in tinygdl.nn.layers: {special}: move each to the model family that "
+                         "uses it, or name its PyTorch/Keras counterpart in COUNTERPART")
+    stale = sorted(set(COUNTERPART) - layers)
+    assert not stale, f"COUNTERPART names layers that tinygdl.nn no longer has: {stale}"
+
+
+def test_nn_never_imports_models():
+    """The layers cannot reach into the models (a shared piece moves down into nn instead)."""
+    upward = sorted(f"{m} -> {dep}" for m, deps in GRAPH.items() if m.startswith("tinygdl.nn")
+                    for dep in deps if dep.startswith("tinygdl.models"))
+    assert not upward, upward
