@@ -1,14 +1,15 @@
 """Time the NumPy reference kernels against the Numba ones, in float32, and print a markdown table.
 
-    python benchmarks/kernels.py --repeat 7
+    python benchmarks/kernels.py --repeat 7 [--threads 1] [--skip-elementwise]
 
 The convolution shapes are the layers of the book's models: the CIFAR-10 CNN (batch 32), the DCGAN
-at 64x64 (batch 128, 4x4 kernels, stride 2, padding 1) and an MNIST-sized CNN (batch 64).  Each
+at 64x64 (batch 128, 4x4 kernels, stride 2, padding 1), an MNIST-sized CNN (batch 64) and, for
+the volumes of im2col with a ``VolGeometry`` (vol2col), MuseGAN's critic (batch 32).  Each
 time is the median of ``--repeat`` runs after one warm-up run (which also pays Numba's compilation);
 the NumPy and Numba runs alternate, so that a busy spell of the machine hits both.  The Numba
 kernels use every core, so other programs competing for the CPU slow them more than the
 single-threaded reference: the load average is printed before and after, to tell a quiet run from
-a disturbed one.
+a disturbed one; ``--threads 1`` (Numba and BLAS on one thread) compares the loops themselves.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from tinygdl import kernels
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import set_threads  # noqa: E402
 
 # (name, batch, in channels, image size, kernel, stride, ((top, bottom), (left, right)) padding)
 CONV_LAYERS = [
@@ -59,14 +65,27 @@ def compare(label: str, name: str, make_call, repeat: int) -> str:
     return f"| {name} | {label} | {t_numpy * 1e3:.3f} | {t_numba * 1e3:.3f} | {t_numpy / t_numba:.2f}x |"
 
 
+# MuseGAN's critic (batch 32): (name, input shape, kernel, stride, padding), the volumes of vol2col
+VOLUME_LAYERS = [
+    ("musegan 1->128 k2x1x1 (N, C, 2, 16, 84)", (32, 1, 2, 16, 84), (2, 1, 1), 1, 0),
+    ("musegan 64->64 k1x1x12 s12 (N, C, 2, 16, 84)", (32, 64, 2, 16, 84), (1, 1, 12), (1, 1, 12), 0),
+    ("musegan 128->128 k1x4x1 s2 (N, C, 1, 16, 1)", (32, 128, 1, 16, 1), (1, 4, 1), (1, 2, 1), (0, 1, 0)),
+]
+
+
 def conv_rows(rng, repeat: int):
-    for label, n, c, size, k, s, pad in CONV_LAYERS:
-        x = rng.standard_normal((n, c, size, size), dtype=np.float32)
-        geometry = ((k, k), (s, s), pad, (1, 1))
-        cols = kernels.implementation("im2col", "numpy")(x, *geometry)
+    """im2col and col2im on the images of CONV_LAYERS, then on the volumes of VOLUME_LAYERS."""
+    windows = [((n, c, size, size), k, s, pad, 1) for _, n, c, size, k, s, pad in CONV_LAYERS]
+    windows += [(shape, k, s, pad, 1) for _, shape, k, s, pad in VOLUME_LAYERS]
+    labels = [layer[0] for layer in CONV_LAYERS + VOLUME_LAYERS]
+    for label, (shape, *window) in zip(labels, windows):
+        x = rng.standard_normal(shape, dtype=np.float32)
+        make = kernels.conv_geometry if len(shape) == 4 else kernels.vol_geometry
+        g = make(shape, *window)  # what an op works out once per call and hands to the kernels
+        cols = kernels.implementation("im2col", "numpy")(x, g)
         # compare() times each call at once, inside this iteration: the loop variables are current
-        yield compare(label, "im2col", lambda fn: lambda: fn(x, *geometry), repeat)  # noqa: B023
-        yield compare(label, "col2im", lambda fn: lambda: fn(cols, x.shape, *geometry), repeat)  # noqa: B023
+        yield compare(label, "im2col", lambda fn: lambda: fn(x, g), repeat)  # noqa: B023
+        yield compare(label, "col2im", lambda fn: lambda: fn(cols, g), repeat)  # noqa: B023
 
 
 def elementwise_rows(rng, repeat: int):
@@ -85,12 +104,16 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per kernel (the median is shown)")
     parser.add_argument("--skip-conv", action="store_true", help="time only the element-wise kernels")
     parser.add_argument("--skip-elementwise", action="store_true", help="time only im2col and col2im")
+    parser.add_argument("--threads", type=int, default=None, help="threads for Numba and BLAS (default: all)")
     args = parser.parse_args(argv)
     if not kernels.numba_available():
         parser.error("Numba is not available here, so there is nothing to compare the reference with")
+    if args.threads:
+        set_threads(args.threads)
 
     rng = np.random.default_rng(0)
-    print(f"float32, median of {args.repeat} runs, times in ms, {os.cpu_count()} CPUs, load average {load()}\n")
+    threads = f"{args.threads} thread(s)" if args.threads else f"{os.cpu_count()} CPUs"
+    print(f"float32, median of {args.repeat} runs, times in ms, {threads}, load average {load()}\n")
     print("| kernel | shape | numpy | numba | numba speed-up |")
     print("| --- | --- | ---: | ---: | ---: |")
     if not args.skip_conv:

@@ -6,8 +6,7 @@ Flavours
 ``"numba"``  compiled CPU loops (``cpu.py``), used when Numba imports and its JIT is on;
 ``"cupy"``   CUDA kernels (``cuda.py``), used for CuPy arrays.
 
-The public functions (``im2col``, ``col2im``, their 3-D versions ``vol2col``, ``col2vol``,
-``adam_update``, ``leaky_relu``, ``leaky_relu_grad``)
+The public functions (``im2col``, ``col2im``, ``adam_update``, ``leaky_relu``, ``leaky_relu_grad``)
 look at their array arguments on every call: CuPy arrays go to ``"cupy"``; NumPy arrays go to
 ``"numba"`` when it is available, else to ``"numpy"``.  The choice for NumPy arrays can be forced,
 at any time, with ``set_preference("numpy")`` or the environment variable ``TINYGDL_KERNELS=numpy``
@@ -18,6 +17,10 @@ when Numba is available: a parallel Numba call costs about 0.1 ms however small 
 the sleeping ``workqueue`` threads, see ``cpu.py``), while NumPy needs 0.01 ms for 1e3 elements and
 about 0.1 ms for 1e5 (``benchmarks/kernels.py`` on a 2-core machine); Numba wins from about 2e5
 elements on (Adam), 5e4 (leaky ReLU, where ``np.where`` is slow).
+
+``im2col`` and ``col2im`` take the window as a geometry object, checked once by the op that calls
+them: ``im2col(x, conv_geometry(x.shape, kernel_size, stride, padding, dilation))`` for images
+(N, C, H, W), ``vol_geometry`` for volumes (N, C, D, H, W), the 3-D version (vol2col) of each.
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ __all__ = [
     "NUMBA_MIN_SIZE",
     "adam_update",
     "col2im",
-    "col2vol",
     "conv_geometry",
     "flavours",
     "get",
@@ -57,7 +59,6 @@ __all__ = [
     "register",
     "registered",
     "set_preference",
-    "vol2col",
     "vol_geometry",
 ]
 
@@ -143,30 +144,21 @@ def get(name: str, *arrays):
 # --------------------------------------------------------------------------- the public kernels
 
 
-def im2col(x, kernel_size, stride, padding, dilation):
-    """Unfold the kernel windows of ``x`` (N, C, H, W) into ``cols`` (C*kh*kw, N*oh*ow).
+def im2col(x, g):
+    """Unfold the kernel windows of ``x`` (N, C, H, W) into ``cols`` (C*kh*kw, N*oh*ow), ``g`` its
+    ``ConvGeometry``.
 
     ``cols[(c*kh + ky)*kw + kx, (n*oh + oy)*ow + ox] = xpad[n, c, oy*sh + ky*dh, ox*sw + kx*dw]``
-    where ``xpad`` is ``x`` zero-padded by ``padding = ((top, bottom), (left, right))``.  A
-    convolution is then one matrix product, ``W.reshape(OC, C*kh*kw) @ cols``.
+    where ``xpad`` is ``x`` zero-padded by ``(pt, pb)`` rows and ``(pl, pr)`` columns.  A
+    convolution is then one matrix product, ``W.reshape(OC, C*kh*kw) @ cols``.  Volumes
+    (N, C, D, H, W) with a ``VolGeometry`` unfold the same way into (C*kd*kh*kw, N*od*oh*ow) (vol2col).
     """
-    return get("im2col", x)(x, kernel_size, stride, padding, dilation)
+    return get("im2col", x)(x, g)
 
 
-def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
-    """The adjoint of ``im2col``: sum each element of ``cols`` into the pixel of ``x_shape`` it came from."""
-    return get("col2im", cols)(cols, x_shape, kernel_size, stride, padding, dilation)
-
-
-def vol2col(x, kernel_size, stride, padding, dilation):
-    """``im2col`` for volumes: unfold the kernel windows of ``x`` (N, C, D, H, W) into ``cols``
-    (C*kd*kh*kw, N*od*oh*ow), ``padding`` given as ``((front, back), (top, bottom), (left, right))``."""
-    return get("vol2col", x)(x, kernel_size, stride, padding, dilation)
-
-
-def col2vol(cols, x_shape, kernel_size, stride, padding, dilation):
-    """The adjoint of ``vol2col``: sum each element of ``cols`` into the cell of ``x_shape`` it came from."""
-    return get("col2vol", cols)(cols, x_shape, kernel_size, stride, padding, dilation)
+def col2im(cols, g):
+    """The adjoint of ``im2col``: sum each element of ``cols`` into the cell of ``g.x_shape`` it came from."""
+    return get("col2im", cols)(cols, g)
 
 
 def adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale):

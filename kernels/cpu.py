@@ -36,7 +36,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .geometry import col2im_geometry, col2vol_geometry, conv_geometry, vol_geometry
+from .geometry import VolGeometry, check_shape
 from .reference import adam_update as _reference_adam_update
 from .registry import register
 
@@ -69,7 +69,7 @@ def _threaded(loops):
     launch.parallel, launch.serial = parallel, serial
     return launch
 
-# --------------------------------------------------------------------------- im2col / col2im
+# --------------------------------------------------------------------------- im2col
 
 
 @_threaded
@@ -90,89 +90,6 @@ def _im2col(x, g, cols):
                     cols[r, start + ox] = x[n, c, iy, ix]
                 else:
                     cols[r, start + ox] = 0
-
-
-@njit(inline="always")
-def _window_position(i, pad, tap, dilation, stride, positions):
-    """The output position whose window puts ``tap`` on image index ``i`` along one axis, or -1.
-
-    Tap ``tap`` of the window at position ``o`` reads padded index ``o*stride + tap*dilation``,
-    which is image index ``i`` when ``o*stride == i + pad - tap*dilation``: a position exists only
-    if that number is a non-negative multiple of the stride, and below ``positions``.
-    """
-    t = i + pad - tap * dilation
-    if t < 0 or t % stride != 0 or t // stride >= positions:
-        return -1
-    return t // stride
-
-
-@njit(cache=True)
-def _gather_table(g):
-    """Where, in ``cols``, the elements read from each pixel of an image plane sit.
-
-    Pixel ``p = iy*w + ix`` of plane ``(n, c)`` was read by ``count[p]`` elements of ``cols``, at
-    flat indices ``start + offset[p, j]``, where ``start = c*kh*kw*L + n*oh*ow`` and ``L = N*oh*ow``
-    is the row length.  The offsets are the same for every plane, so they are worked out once per
-    call, and the divisions stay out of the per-pixel loop.
-    """
-    row_length = g.n * g.oh * g.ow
-    count = np.zeros(g.h * g.w, np.int64)
-    offset = np.empty((g.h * g.w, g.kh * g.kw), np.int64)
-    for iy in range(g.h):
-        for ky in range(g.kh):
-            oy = _window_position(iy, g.pt, ky, g.dh, g.sh, g.oh)
-            if oy < 0:
-                continue
-            for ix in range(g.w):
-                for kx in range(g.kw):
-                    ox = _window_position(ix, g.pl, kx, g.dw, g.sw, g.ow)
-                    if ox >= 0:
-                        p = iy * g.w + ix
-                        offset[p, count[p]] = (ky * g.kw + kx) * row_length + oy * g.ow + ox
-                        count[p] += 1
-    return count, offset
-
-
-@_threaded
-def _gather(flat_cols, count, offset, blocks, channels, channel_stride, image_stride):
-    """``blocks[n*C + c, p] = Σ_j flat_cols[c*channel_stride + n*image_stride + offset[p, j]]``:
-    each element of a (image, channel) block sums the entries of ``cols`` that read it (col2im
-    and col2vol alike; one task per block)."""
-    for block in prange(blocks.shape[0]):
-        n, c = block // channels, block % channels
-        start = c * channel_stride + n * image_stride
-        for p in range(blocks.shape[1]):
-            total = blocks.dtype.type(0)
-            for j in range(count[p]):
-                total += flat_cols[start + offset[p, j]]
-            blocks[block, p] = total
-
-
-def _col2im(cols, g, x):
-    count, offset = _gather_table(g)
-    _gather(cols.reshape(-1), count, offset, x.reshape(g.n * g.c, g.h * g.w), g.c,
-            g.kh * g.kw * cols.shape[1], g.oh * g.ow)
-
-
-@register("im2col", "numba")
-def im2col(x, kernel_size, stride, padding, dilation):
-    """Numba ``im2col``; same contract as ``reference.im2col``."""
-    g = conv_geometry(x.shape, kernel_size, stride, padding, dilation)
-    cols = np.empty(g.cols_shape, dtype=x.dtype)
-    _im2col(np.ascontiguousarray(x), g, cols)
-    return cols
-
-
-@register("col2im", "numba")
-def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
-    """Numba ``col2im`` (a gather); same contract as ``reference.col2im``."""
-    g = col2im_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
-    x = np.empty((g.n, g.c, g.h, g.w), dtype=cols.dtype)
-    _col2im(np.ascontiguousarray(cols), g, x)
-    return x
-
-
-# --------------------------------------------------------------------------- vol2col / col2vol (3-D)
 
 
 @njit(inline="always")
@@ -213,10 +130,44 @@ def _vol2col(x, g, cols):
                 row[start + hi:start + g.ow] = 0
 
 
+@register("im2col", "numba")
+def im2col(x, g):
+    """Numba ``im2col`` of images, or of volumes for a ``VolGeometry``; same contract as
+    ``reference.im2col``.  Images keep a loop of their own: run as volumes one cell deep through
+    ``_vol2col`` they took 5-15% longer (one thread, the shapes of benchmarks/kernels.py)."""
+    check_shape(x, g.x_shape, "x", g)
+    cols = np.empty(g.cols_shape, dtype=x.dtype)
+    unfold = _vol2col if isinstance(g, VolGeometry) else _im2col
+    unfold(np.ascontiguousarray(x), g, cols)
+    return cols
+
+
+# --------------------------------------------------------------------------- col2im
+
+
+@njit(inline="always")
+def _window_position(i, pad, tap, dilation, stride, positions):
+    """The output position whose window puts ``tap`` on index ``i`` of the input along one axis, or -1.
+
+    Tap ``tap`` of the window at position ``o`` reads padded index ``o*stride + tap*dilation``,
+    which is input index ``i`` when ``o*stride == i + pad - tap*dilation``: a position exists only
+    if that number is a non-negative multiple of the stride, and below ``positions``.
+    """
+    t = i + pad - tap * dilation
+    if t < 0 or t % stride != 0 or t // stride >= positions:
+        return -1
+    return t // stride
+
+
 @njit(cache=True)
-def _vol_gather_table(g):
-    """``_gather_table`` for volumes: cell ``p = (iz*h + iy)*w + ix`` of a (volume, channel) block
-    was read by ``count[p]`` elements of ``cols``, at ``start + offset[p, j]``."""
+def _gather_table(g):
+    """Where, in ``cols``, the elements read from each cell of a (volume, channel) block sit.
+
+    Cell ``p = (iz*h + iy)*w + ix`` of block ``(n, c)`` was read by ``count[p]`` elements of
+    ``cols``, at flat indices ``start + offset[p, j]``, where ``start = c*kd*kh*kw*L + n*od*oh*ow``
+    and ``L = N*od*oh*ow`` is the row length.  The offsets are the same for every block, so they
+    are worked out once per call, and the divisions stay out of the per-cell loop.
+    """
     row_length = g.n * g.od * g.oh * g.ow
     cells = g.d * g.h * g.w
     count = np.zeros(cells, np.int64)
@@ -242,27 +193,32 @@ def _vol_gather_table(g):
     return count, offset
 
 
-def _col2vol(cols, g, x):
-    count, offset = _vol_gather_table(g)
-    _gather(cols.reshape(-1), count, offset, x.reshape(g.n * g.c, g.d * g.h * g.w), g.c,
-            g.kd * g.kh * g.kw * cols.shape[1], g.od * g.oh * g.ow)
+@_threaded
+def _gather(flat_cols, count, offset, blocks, channels, channel_stride, block_stride):
+    """``blocks[n*C + c, p] = Σ_j flat_cols[c*channel_stride + n*block_stride + offset[p, j]]``:
+    each cell of a (volume, channel) block sums the entries of ``cols`` that read it (one task
+    per block)."""
+    for block in prange(blocks.shape[0]):
+        n, c = block // channels, block % channels
+        start = c * channel_stride + n * block_stride
+        for p in range(blocks.shape[1]):
+            total = blocks.dtype.type(0)
+            for j in range(count[p]):
+                total += flat_cols[start + offset[p, j]]
+            blocks[block, p] = total
 
 
-@register("vol2col", "numba")
-def vol2col(x, kernel_size, stride, padding, dilation):
-    """Numba ``vol2col``; same contract as ``reference.vol2col``."""
-    g = vol_geometry(x.shape, kernel_size, stride, padding, dilation)
-    cols = np.empty(g.cols_shape, dtype=x.dtype)
-    _vol2col(np.ascontiguousarray(x), g, cols)
-    return cols
-
-
-@register("col2vol", "numba")
-def col2vol(cols, x_shape, kernel_size, stride, padding, dilation):
-    """Numba ``col2vol`` (a gather, as ``col2im``); same contract as ``reference.col2vol``."""
-    g = col2vol_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
-    x = np.empty((g.n, g.c, g.d, g.h, g.w), dtype=cols.dtype)
-    _col2vol(np.ascontiguousarray(cols), g, x)
+@register("col2im", "numba")
+def col2im(cols, g):
+    """Numba ``col2im`` (a gather) of images, or of volumes for a ``VolGeometry``; same contract as
+    ``reference.col2im``.  Images are gathered as volumes one cell deep (as fast: the table is
+    small and the gather loop is the same)."""
+    check_shape(cols, g.cols_shape, "cols", g)
+    v = g.volume
+    count, offset = _gather_table(v)
+    x = np.empty(g.x_shape, dtype=cols.dtype)
+    _gather(np.ascontiguousarray(cols).reshape(-1), count, offset, x.reshape(v.n * v.c, v.d * v.h * v.w), v.c,
+            v.kd * v.kh * v.kw * cols.shape[1], v.od * v.oh * v.ow)
     return x
 
 

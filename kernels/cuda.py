@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .geometry import col2im_geometry, col2vol_geometry, conv_geometry, vol_geometry
+from .geometry import VolGeometry, check_shape
 from .registry import register
 
 try:
@@ -101,25 +101,7 @@ def _geometry_args(g):
     return (g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.oh, g.ow)
 
 
-@register("im2col", "cupy")
-def im2col(x, kernel_size, stride, padding, dilation):
-    """CuPy ``im2col``, one thread per element of ``cols``; same contract as ``reference.im2col``."""
-    g = conv_geometry(x.shape, kernel_size, stride, padding, dilation)
-    cols = cupy.empty(g.cols_shape, dtype=x.dtype)
-    _im2col_kernel()(cupy.ascontiguousarray(x), *_geometry_args(g), cols)
-    return cols
-
-
-@register("col2im", "cupy")
-def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
-    """CuPy ``col2im``, a gather with one thread per image pixel; same contract as ``reference.col2im``."""
-    g = col2im_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
-    x = cupy.empty((g.n, g.c, g.h, g.w), dtype=cols.dtype)
-    _col2im_kernel()(cupy.ascontiguousarray(cols), *_geometry_args(g), x)
-    return x
-
-
-# --------------------------------------------------------------------------- vol2col / col2vol (3-D)
+# --------------------------------------------------------------------------- the same for volumes (N, C, D, H, W)
 
 _VOL_GEOMETRY_PARAMS = (
     "int32 batch, int32 channels, int32 depth, int32 height, int32 width, int32 kd, int32 kh, int32 kw, "
@@ -193,21 +175,37 @@ def _vol_geometry_args(g):
             g.od, g.oh, g.ow)
 
 
-@register("vol2col", "cupy")
-def vol2col(x, kernel_size, stride, padding, dilation):
-    """CuPy ``vol2col``, one thread per element of ``cols``; same contract as ``reference.vol2col``."""
-    g = vol_geometry(x.shape, kernel_size, stride, padding, dilation)
+# --------------------------------------------------------------------------- the registered kernels
+
+
+def _launch(g, image_kernel, volume_kernel):
+    """The kernel for ``g`` (images or volumes) and its geometry arguments.  Images keep kernels of
+    their own rather than run as volumes one cell deep, which would cost every thread two more
+    integer divisions (the CPU's 2-D loop was 5-15% faster than the 3-D one on images)."""
+    if isinstance(g, VolGeometry):
+        return volume_kernel(), _vol_geometry_args(g)
+    return image_kernel(), _geometry_args(g)
+
+
+@register("im2col", "cupy")
+def im2col(x, g):
+    """CuPy ``im2col`` of images, or of volumes for a ``VolGeometry`` (one thread per element of
+    ``cols``); same contract as ``reference.im2col``."""
+    check_shape(x, g.x_shape, "x", g)
     cols = cupy.empty(g.cols_shape, dtype=x.dtype)
-    _vol2col_kernel()(cupy.ascontiguousarray(x), *_vol_geometry_args(g), cols)
+    kernel, args = _launch(g, _im2col_kernel, _vol2col_kernel)
+    kernel(cupy.ascontiguousarray(x), *args, cols)
     return cols
 
 
-@register("col2vol", "cupy")
-def col2vol(cols, x_shape, kernel_size, stride, padding, dilation):
-    """CuPy ``col2vol``, a gather with one thread per volume cell; same contract as ``reference.col2vol``."""
-    g = col2vol_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
-    x = cupy.empty((g.n, g.c, g.d, g.h, g.w), dtype=cols.dtype)
-    _col2vol_kernel()(cupy.ascontiguousarray(cols), *_vol_geometry_args(g), x)
+@register("col2im", "cupy")
+def col2im(cols, g):
+    """CuPy ``col2im`` of images, or of volumes for a ``VolGeometry``: a gather with one thread per
+    cell of the result; same contract as ``reference.col2im``."""
+    check_shape(cols, g.cols_shape, "cols", g)
+    x = cupy.empty(g.x_shape, dtype=cols.dtype)
+    kernel, args = _launch(g, _col2im_kernel, _col2vol_kernel)
+    kernel(cupy.ascontiguousarray(cols), *args, x)
     return x
 
 

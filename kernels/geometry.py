@@ -1,8 +1,14 @@
-"""The shape arithmetic of a convolution window, shared by every flavour of ``im2col``/``col2im``.
+"""The shape arithmetic of a convolution window, worked out once per op call and handed to the kernels.
 
 A window of ``k`` taps, ``d`` apart (the dilation), slides over a padded axis of
 ``size + pad_before + pad_after`` cells in steps of ``s`` (the stride).  Its span is ``d*(k-1) + 1``
 cells, so it fits at ``(padded - span) // s + 1`` positions: that is the output size.
+
+An op calls ``conv_geometry`` (images) or ``vol_geometry`` (volumes) once: it checks every argument
+and works out the output size.  The kernels receive the resulting ``ConvGeometry``/``VolGeometry``
+(``im2col(x, g)``, ``col2im(cols, g)``) and trust it, checking only that their array has the
+shape it describes (``check_shape``).  To call a kernel from plain arguments, build the geometry
+first: ``im2col(x, conv_geometry(x.shape, 3, 1, 1, 1))``.
 """
 
 from __future__ import annotations
@@ -11,108 +17,12 @@ from numbers import Integral
 from typing import NamedTuple
 
 
-class ConvGeometry(NamedTuple):
-    """Every number an ``im2col``/``col2im`` kernel needs, in one place.
-
-    ``n, c, h, w`` is the image batch, ``kh, kw`` the kernel, ``sh, sw`` the stride, ``dh, dw`` the
-    dilation, ``pt, pb, pl, pr`` the zero padding (top, bottom, left, right) and ``oh, ow`` the
-    number of window positions down and across.
-    """
-
-    n: int
-    c: int
-    h: int
-    w: int
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    dh: int
-    dw: int
-    pt: int
-    pb: int
-    pl: int
-    pr: int
-    oh: int
-    ow: int
-
-    @property
-    def cols_shape(self) -> tuple[int, int]:
-        """``(C*kh*kw, N*oh*ow)``: one row per (channel, tap), one column per (image, position)."""
-        return (self.c * self.kh * self.kw, self.n * self.oh * self.ow)
-
-
-def pair(value, name: str, op: str = "") -> tuple[int, int]:
-    """``3 -> (3, 3)``, ``(2, 1) -> (2, 1)``: one value per image axis (height, width); the one
-    place the conv ops and the kernels turn an argument into a pair (``op`` prefixes the error)."""
-    if isinstance(value, Integral):
-        return (int(value), int(value))
-    values = tuple(value)
-    if len(values) != 2 or not all(isinstance(v, Integral) for v in values):
-        prefix = f"{op}: " if op else ""
-        raise ValueError(f"{prefix}{name} must be an int or a pair of ints, got {value!r}")
-    return (int(values[0]), int(values[1]))
-
-
-def _padding(value) -> tuple[int, int, int, int]:
-    """Accept ``p``, ``(ph, pw)`` or ``((pt, pb), (pl, pr))``; return ``(pt, pb, pl, pr)``."""
-    if isinstance(value, Integral):
-        return (int(value),) * 4
-    rows, cols = value
-    pt, pb = pair(rows, "padding")
-    pl, pr = pair(cols, "padding")
-    return (pt, pb, pl, pr)
-
-
-def conv_geometry(x_shape, kernel_size, stride, padding, dilation) -> ConvGeometry:
-    """Check the arguments of ``im2col``/``col2im`` and work out the output size.
-
-    ``kernel_size``, ``stride`` and ``dilation`` are ``(vertical, horizontal)`` pairs (an int means
-    both); ``padding`` is ``((top, bottom), (left, right))`` (``(ph, pw)`` or an int are shorthands
-    for symmetric padding).
-    """
-    if len(x_shape) != 4:
-        raise ValueError(f"expected an image batch of shape (N, C, H, W), got shape {tuple(x_shape)}")
-    n, c, h, w = (int(v) for v in x_shape)
-    kh, kw = pair(kernel_size, "kernel_size")
-    sh, sw = pair(stride, "stride")
-    dh, dw = pair(dilation, "dilation")
-    pt, pb, pl, pr = _padding(padding)
-    if min(kh, kw, sh, sw, dh, dw) < 1 or min(pt, pb, pl, pr) < 0:
-        raise ValueError(
-            f"kernel_size, stride and dilation must be >= 1 and padding >= 0, got kernel_size="
-            f"{(kh, kw)}, stride={(sh, sw)}, dilation={(dh, dw)}, padding={((pt, pb), (pl, pr))}"
-        )
-    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
-    if oh < 1 or ow < 1:
-        raise ValueError(
-            f"a {kh}x{kw} kernel with dilation {(dh, dw)} does not fit in an input of shape "
-            f"{(n, c, h, w)} padded by {((pt, pb), (pl, pr))}: the output would be {oh}x{ow}"
-        )
-    return ConvGeometry(n, c, h, w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, oh, ow)
-
-
-def col2im_geometry(cols_shape, x_shape, kernel_size, stride, padding, dilation) -> ConvGeometry:
-    """``conv_geometry`` for ``col2im``, which also checks that ``cols`` has the matching shape."""
-    g = conv_geometry(x_shape, kernel_size, stride, padding, dilation)
-    if tuple(cols_shape) != g.cols_shape:
-        raise ValueError(
-            f"cols has shape {tuple(cols_shape)}, expected {g.cols_shape} for an image batch of shape "
-            f"{tuple(x_shape)} with kernel_size={kernel_size}, stride={stride}, padding={padding}, "
-            f"dilation={dilation}"
-        )
-    return g
-
-
-# --------------------------------------------------------------------------- 3-D windows (vol2col / col2vol)
-
-
 class VolGeometry(NamedTuple):
-    """``ConvGeometry`` with a third, leading spatial axis: the depth ``d`` of an (N, C, D, H, W) volume.
+    """Every number an ``im2col``/``col2im`` kernel needs for an (N, C, D, H, W) volume batch.
 
-    ``kd, sd, dd`` are the window's depth, stride and dilation along it, ``pf, pk`` the zero padding
-    at the front and the back, and ``od`` the number of window positions in depth.
+    ``n, c, d, h, w`` is the batch, ``kd, kh, kw`` the kernel, ``sd, sh, sw`` the stride,
+    ``dd, dh, dw`` the dilation, ``pf, pk, pt, pb, pl, pr`` the zero padding (front, back, top,
+    bottom, left, right) and ``od, oh, ow`` the number of window positions along each axis.
     """
 
     n: int
@@ -140,77 +50,153 @@ class VolGeometry(NamedTuple):
     ow: int
 
     @property
+    def x_shape(self) -> tuple[int, int, int, int, int]:
+        return (self.n, self.c, self.d, self.h, self.w)
+
+    @property
     def cols_shape(self) -> tuple[int, int]:
         """``(C*kd*kh*kw, N*od*oh*ow)``: one row per (channel, tap), one column per (volume, position)."""
         return (self.c * self.kd * self.kh * self.kw, self.n * self.od * self.oh * self.ow)
 
+    @property
+    def volume(self) -> VolGeometry:
+        return self
 
-def _triple(value, name: str) -> tuple[int, int, int]:
-    """``3 -> (3, 3, 3)``; ``(2, 1, 1) -> (2, 1, 1)``."""
+
+class ConvGeometry(NamedTuple):
+    """``VolGeometry`` for an (N, C, H, W) image batch: the same numbers without the depth axis.
+
+    ``n, c, h, w`` is the image batch, ``kh, kw`` the kernel, ``sh, sw`` the stride, ``dh, dw`` the
+    dilation, ``pt, pb, pl, pr`` the zero padding (top, bottom, left, right) and ``oh, ow`` the
+    number of window positions down and across.
+    """
+
+    n: int
+    c: int
+    h: int
+    w: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    pt: int
+    pb: int
+    pl: int
+    pr: int
+    oh: int
+    ow: int
+
+    @property
+    def x_shape(self) -> tuple[int, int, int, int]:
+        return (self.n, self.c, self.h, self.w)
+
+    @property
+    def cols_shape(self) -> tuple[int, int]:
+        """``(C*kh*kw, N*oh*ow)``: one row per (channel, tap), one column per (image, position)."""
+        return (self.c * self.kh * self.kw, self.n * self.oh * self.ow)
+
+    @property
+    def volume(self) -> VolGeometry:
+        """The same window on the images seen as volumes one cell deep (a depth-1 kernel, no
+        depth padding): ``cols`` are the same, so a 3-D kernel can do the 2-D work."""
+        return VolGeometry(self.n, self.c, 1, self.h, self.w, 1, self.kh, self.kw, 1, self.sh, self.sw,
+                           1, self.dh, self.dw, 0, 0, self.pt, self.pb, self.pl, self.pr, 1, self.oh, self.ow)
+
+
+# --------------------------------------------------------------------------- reading the arguments
+
+_TUPLE_NAMES = {2: "pair", 3: "triple"}
+
+
+def per_axis(value, axes: int, name: str, op: str = "") -> tuple[int, ...]:
+    """One int per spatial axis: ``3 -> (3, 3)`` for two axes, ``(2, 1) -> (2, 1)``; the one place
+    the conv ops, the conv layers and the kernels read such an argument (``op`` prefixes the error)."""
     if isinstance(value, Integral):
-        return (int(value),) * 3
-    triple = tuple(int(v) for v in value)
-    if len(triple) != 3:
-        raise ValueError(f"{name} must be an int or a triple of ints, got {value!r}")
-    return triple
+        return (int(value),) * axes
+    values = tuple(value)
+    if len(values) != axes or not all(isinstance(v, Integral) for v in values):
+        prefix = f"{op}: " if op else ""
+        raise ValueError(f"{prefix}{name} must be an int or a {_TUPLE_NAMES.get(axes, f'{axes}-tuple')} of ints, "
+                         f"got {value!r}")
+    return tuple(int(v) for v in values)
 
 
-def _padding3(value) -> tuple[int, int, int, int, int, int]:
-    """Accept ``p``, ``(pd, ph, pw)`` or ``((front, back), (top, bottom), (left, right))``."""
+def pair(value, name: str, op: str = "") -> tuple[int, int]:
+    """``per_axis`` for images: one value per (height, width)."""
+    return per_axis(value, 2, name, op)
+
+
+def triple(value, name: str, op: str = "") -> tuple[int, int, int]:
+    """``per_axis`` for volumes: one value per (depth, height, width)."""
+    return per_axis(value, 3, name, op)
+
+
+def padding_pairs(value, axes: int) -> tuple[tuple[int, int], ...]:
+    """``(before, after)`` per spatial axis from ``p`` (everywhere), one int per axis (symmetric),
+    or one int or pair per axis: for images ``1``, ``(1, 2)`` or ``((0, 1), (1, 1))``.  Raises
+    ValueError for any other form (negative numbers are left to the caller)."""
     if isinstance(value, Integral):
-        return (int(value),) * 6
-    axes = tuple(value)
-    if len(axes) != 3:
-        raise ValueError(f"padding must be an int, a triple, or three (before, after) pairs, got {value!r}")
-    flat = []
-    for axis in axes:
-        flat += [int(axis)] * 2 if isinstance(axis, Integral) else list(pair(axis, "padding"))
-    return tuple(flat)
+        return ((int(value), int(value)),) * axes
+    if isinstance(value, str) or len(value) != axes:
+        raise ValueError(f"padding must be an int, one int per axis or one (before, after) pair per axis "
+                         f"({axes} axes), got {value!r}")
+    return tuple(per_axis(axis, 2, "padding") for axis in value)
+
+
+# --------------------------------------------------------------------------- checking and sizing
+
+
+def _window_numbers(x_shape, layout: str, kernel_size, stride, padding, dilation):
+    """Check a window on a batch of ``layout`` (``"NCHW"`` or ``"NCDHW"``); return, one tuple each,
+    the sizes, kernel, stride, dilation, ``(before, after)`` padding and output size per axis."""
+    kind = "an image" if len(layout) == 4 else "a volume"
+    if len(x_shape) != len(layout):
+        raise ValueError(f"expected {kind} batch of shape ({', '.join(layout)}), got shape {tuple(x_shape)}")
+    axes = len(layout) - 2
+    sizes = tuple(int(v) for v in x_shape[2:])
+    kernel, strides, dilations = (per_axis(v, axes, name) for v, name in
+                                  ((kernel_size, "kernel_size"), (stride, "stride"), (dilation, "dilation")))
+    pads = padding_pairs(padding, axes)
+    if min(kernel + strides + dilations) < 1 or min(sum(pads, ())) < 0:
+        raise ValueError(f"kernel_size, stride and dilation must be >= 1 and padding >= 0, got kernel_size={kernel}, "
+                         f"stride={strides}, dilation={dilations}, padding={pads}")
+    out = tuple((size + before + after - dil * (k - 1) - 1) // s + 1
+                for size, (before, after), dil, k, s in zip(sizes, pads, dilations, kernel, strides))
+    if min(out) < 1:
+        raise ValueError(f"a {'x'.join(map(str, kernel))} kernel with dilation {dilations} does not fit in an input "
+                         f"of shape {tuple(int(v) for v in x_shape)} padded by {pads}: the output would be "
+                         f"{'x'.join(map(str, out))}")
+    return sizes, kernel, strides, dilations, pads, out
+
+
+def conv_geometry(x_shape, kernel_size, stride, padding, dilation) -> ConvGeometry:
+    """Check a window on an image batch of shape ``x_shape`` (N, C, H, W) and work out the output size.
+
+    ``kernel_size``, ``stride`` and ``dilation`` are ``(vertical, horizontal)`` pairs (an int means
+    both); ``padding`` is ``((top, bottom), (left, right))`` (``(ph, pw)`` or an int are shorthands
+    for symmetric padding).  Raises ValueError, naming the shapes, if the window does not fit.
+    """
+    (h, w), (kh, kw), (sh, sw), (dh, dw), ((pt, pb), (pl, pr)), (oh, ow) = _window_numbers(
+        x_shape, "NCHW", kernel_size, stride, padding, dilation)
+    return ConvGeometry(int(x_shape[0]), int(x_shape[1]), h, w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, oh, ow)
 
 
 def vol_geometry(x_shape, kernel_size, stride, padding, dilation) -> VolGeometry:
-    """Check the arguments of ``vol2col``/``col2vol`` and work out the output size.
-
-    ``kernel_size``, ``stride`` and ``dilation`` are ``(depth, vertical, horizontal)`` triples (an
-    int means all three); ``padding`` is ``((front, back), (top, bottom), (left, right))`` (a
-    triple or an int are shorthands for symmetric padding).
-    """
-    if len(x_shape) != 5:
-        raise ValueError(f"expected a volume batch of shape (N, C, D, H, W), got shape {tuple(x_shape)}")
-    n, c, d, h, w = (int(v) for v in x_shape)
-    kd, kh, kw = _triple(kernel_size, "kernel_size")
-    sd, sh, sw = _triple(stride, "stride")
-    dd, dh, dw = _triple(dilation, "dilation")
-    pf, pk, pt, pb, pl, pr = _padding3(padding)
-    if min(kd, kh, kw, sd, sh, sw, dd, dh, dw) < 1 or min(pf, pk, pt, pb, pl, pr) < 0:
-        raise ValueError(
-            f"kernel_size, stride and dilation must be >= 1 and padding >= 0, got kernel_size={(kd, kh, kw)}, "
-            f"stride={(sd, sh, sw)}, dilation={(dd, dh, dw)}, padding={((pf, pk), (pt, pb), (pl, pr))}"
-        )
-    od, oh, ow = (
-        (size + before + after - dil * (k - 1) - 1) // s + 1
-        for size, before, after, dil, k, s in (
-            (d, pf, pk, dd, kd, sd), (h, pt, pb, dh, kh, sh), (w, pl, pr, dw, kw, sw)
-        )
-    )
-    if min(od, oh, ow) < 1:
-        raise ValueError(
-            f"a {kd}x{kh}x{kw} kernel with dilation {(dd, dh, dw)} does not fit in an input of shape "
-            f"{(n, c, d, h, w)} padded by {((pf, pk), (pt, pb), (pl, pr))}: the output would be {od}x{oh}x{ow}"
-        )
-    return VolGeometry(n, c, d, h, w, kd, kh, kw, sd, sh, sw, dd, dh, dw, pf, pk, pt, pb, pl, pr, od, oh, ow)
+    """``conv_geometry`` for a volume batch (N, C, D, H, W): ``(depth, vertical, horizontal)``
+    triples, ``padding`` as ``((front, back), (top, bottom), (left, right))`` (a triple or an int
+    are shorthands for symmetric padding)."""
+    (d, h, w), (kd, kh, kw), (sd, sh, sw), (dd, dh, dw), ((pf, pk), (pt, pb), (pl, pr)), (od, oh, ow) = (
+        _window_numbers(x_shape, "NCDHW", kernel_size, stride, padding, dilation))
+    return VolGeometry(int(x_shape[0]), int(x_shape[1]), d, h, w, kd, kh, kw, sd, sh, sw, dd, dh, dw,
+                       pf, pk, pt, pb, pl, pr, od, oh, ow)
 
 
-def col2vol_geometry(cols_shape, x_shape, kernel_size, stride, padding, dilation) -> VolGeometry:
-    """``vol_geometry`` for ``col2vol``, which also checks that ``cols`` has the matching shape."""
-    g = vol_geometry(x_shape, kernel_size, stride, padding, dilation)
-    if tuple(cols_shape) != g.cols_shape:
-        raise ValueError(
-            f"cols has shape {tuple(cols_shape)}, expected {g.cols_shape} for a volume batch of shape "
-            f"{tuple(x_shape)} with kernel_size={kernel_size}, stride={stride}, padding={padding}, "
-            f"dilation={dilation}"
-        )
-    return g
+def check_shape(array, expected, name: str, g) -> None:
+    """A kernel's one check of its argument against the geometry it was given (ValueError)."""
+    if tuple(array.shape) != tuple(expected):
+        raise ValueError(f"{name} has shape {tuple(array.shape)}, expected {tuple(expected)} for {g}")
 
 
 # Numba's on-disk cache (``cache=True`` in cpu.py) pickles these classes by module name.  Name the

@@ -1,117 +1,81 @@
 """The NumPy reference kernels: the readable definitions that the faster flavours must match.
 
-No loop here runs over pixels.  ``im2col`` and ``col2im`` loop over the ``kh*kw`` kernel taps only
-(``vol2col`` and ``col2vol``, their 3-D versions, over the ``kd*kh*kw`` taps):
-for one tap ``(ky, kx)`` the pixels it reads, at every output position, form a strided slice of the
-padded image, so each tap is one vectorised copy (or add).  The same code runs on CuPy arrays,
-because it asks ``get_array_module`` which library to use.
+No loop here runs over pixels.  ``im2col`` and ``col2im`` loop over the kernel taps only: for one
+tap ``(kz, ky, kx)`` the cells it reads, at every output position, form a strided slice of the
+padded volume, so each tap is one vectorised copy (or add).  An image batch is a batch of volumes
+one cell deep (``ConvGeometry.volume``), so one definition serves images and volumes.  The same
+code runs on CuPy arrays, because it asks ``get_array_module`` which library to use.
 """
 
 from __future__ import annotations
 
+from itertools import product
+
 from tinygdl.backend import get_array_module
 
-from .geometry import ConvGeometry, VolGeometry, col2im_geometry, col2vol_geometry, conv_geometry, vol_geometry
+from .geometry import VolGeometry, check_shape
 from .registry import register
 
+_EVERY_CHANNEL_AND_VOLUME = (slice(None), slice(None))
 
-def _tap_window(g: ConvGeometry, ky: int, kx: int) -> tuple[slice, slice]:
-    """The rows and columns of the padded image that tap ``(ky, kx)`` reads, one per output position.
 
-    At output position ``(oy, ox)`` the tap reads padded pixel ``(oy*sh + ky*dh, ox*sw + kx*dw)``:
-    a start of ``ky*dh`` and a step of ``sh``, for ``oh`` positions.
+def _tap_box(g: VolGeometry, tap: tuple[int, int, int]) -> tuple[slice, slice, slice]:
+    """The cells of the padded volume that ``tap = (kz, ky, kx)`` reads, one per output position.
+
+    At output position ``(oz, oy, ox)`` the tap reads padded cell ``(oz*sd + kz*dd, oy*sh + ky*dh,
+    ox*sw + kx*dw)``: along each axis a start of ``tap*dilation`` and a step of ``stride``.
     """
-    top, left = ky * g.dh, kx * g.dw
-    return (
-        slice(top, top + g.sh * (g.oh - 1) + 1, g.sh),
-        slice(left, left + g.sw * (g.ow - 1) + 1, g.sw),
-    )
-
-
-@register("im2col", "numpy")
-def im2col(x, kernel_size, stride, padding, dilation):
-    """Unfold every kernel window of ``x`` (N, C, H, W) into a column of ``cols`` (C*kh*kw, N*oh*ow).
-
-    ``cols[(c*kh + ky)*kw + kx, (n*oh + oy)*ow + ox] = xpad[n, c, oy*sh + ky*dh, ox*sw + kx*dw]``,
-    where ``xpad`` is ``x`` with its zero padding.
-    """
-    xp = get_array_module(x)
-    g = conv_geometry(x.shape, kernel_size, stride, padding, dilation)
-    # Put the channel axis first, (C, N, H, W), so that one tap's window has the axis order of a
-    # slice of ``cols`` viewed as (C, kh, kw, N, oh, ow), and pad the two image axes with zeros.
-    xpad = xp.pad(x.transpose(1, 0, 2, 3), ((0, 0), (0, 0), (g.pt, g.pb), (g.pl, g.pr)))
-    cols = xp.empty((g.c, g.kh, g.kw, g.n, g.oh, g.ow), dtype=x.dtype)
-    for ky in range(g.kh):
-        for kx in range(g.kw):
-            rows, columns = _tap_window(g, ky, kx)
-            cols[:, ky, kx] = xpad[:, :, rows, columns]
-    return cols.reshape(g.cols_shape)
-
-
-@register("col2im", "numpy")
-def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
-    """The adjoint of ``im2col``: add every element of ``cols`` into the pixel it was read from.
-
-    Elements read from the zero padding have no pixel and are dropped.  Returns an array of shape
-    ``x_shape`` (N, C, H, W).
-    """
-    xp = get_array_module(cols)
-    g = col2im_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
-    cols = cols.reshape(g.c, g.kh, g.kw, g.n, g.oh, g.ow)
-    # Accumulate in the padded (C, N, H, W) layout that mirrors im2col, then crop and transpose.
-    xpad = xp.zeros((g.c, g.n, g.h + g.pt + g.pb, g.w + g.pl + g.pr), dtype=cols.dtype)
-    for ky in range(g.kh):
-        for kx in range(g.kw):
-            rows, columns = _tap_window(g, ky, kx)
-            # Within one tap no two output positions read the same pixel, so ``+=`` is safe here.
-            xpad[:, :, rows, columns] += cols[:, ky, kx]
-    x = xpad[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w]
-    return xp.ascontiguousarray(x.transpose(1, 0, 2, 3))
-
-
-def _tap_box(g: VolGeometry, kz: int, ky: int, kx: int) -> tuple[slice, slice, slice]:
-    """The cells of the padded volume that tap ``(kz, ky, kx)`` reads, one per output position
-    (``_tap_window`` with a depth axis in front)."""
     return tuple(
-        slice(tap * dilation, tap * dilation + stride * (positions - 1) + 1, stride)
-        for tap, dilation, stride, positions in ((kz, g.dd, g.sd, g.od), (ky, g.dh, g.sh, g.oh), (kx, g.dw, g.sw, g.ow))
+        slice(t * dilation, t * dilation + stride * (positions - 1) + 1, stride)
+        for t, dilation, stride, positions in zip(tap, (g.dd, g.dh, g.dw), (g.sd, g.sh, g.sw), (g.od, g.oh, g.ow))
     )
 
 
 def _taps(g: VolGeometry):
-    return ((kz, ky, kx) for kz in range(g.kd) for ky in range(g.kh) for kx in range(g.kw))
+    return product(range(g.kd), range(g.kh), range(g.kw))
 
 
-@register("vol2col", "numpy")
-def vol2col(x, kernel_size, stride, padding, dilation):
-    """``im2col`` for volumes: every kernel window of ``x`` (N, C, D, H, W) becomes a column of
-    ``cols`` (C*kd*kh*kw, N*od*oh*ow).
+@register("im2col", "numpy")
+def im2col(x, g):
+    """Unfold every kernel window of ``x`` into a column of ``cols`` (``g.cols_shape``).
 
+    Images (N, C, H, W) with a ``ConvGeometry``:
+    ``cols[(c*kh + ky)*kw + kx, (n*oh + oy)*ow + ox] = xpad[n, c, oy*sh + ky*dh, ox*sw + kx*dw]``;
+    volumes (N, C, D, H, W) with a ``VolGeometry`` (vol2col):
     ``cols[((c*kd + kz)*kh + ky)*kw + kx, ((n*od + oz)*oh + oy)*ow + ox]
-    = xpad[n, c, oz*sd + kz*dd, oy*sh + ky*dh, ox*sw + kx*dw]``.
+    = xpad[n, c, oz*sd + kz*dd, oy*sh + ky*dh, ox*sw + kx*dw]``, where ``xpad`` is ``x`` with its
+    zero padding.
     """
-    xp = get_array_module(x)
-    g = vol_geometry(x.shape, kernel_size, stride, padding, dilation)
-    xpad = xp.pad(x.transpose(1, 0, 2, 3, 4), ((0, 0), (0, 0), (g.pf, g.pk), (g.pt, g.pb), (g.pl, g.pr)))
-    cols = xp.empty((g.c, g.kd, g.kh, g.kw, g.n, g.od, g.oh, g.ow), dtype=x.dtype)
-    for kz, ky, kx in _taps(g):
-        cols[:, kz, ky, kx] = xpad[(slice(None), slice(None)) + _tap_box(g, kz, ky, kx)]
+    check_shape(x, g.x_shape, "x", g)
+    xp, v = get_array_module(x), g.volume
+    # Put the channel axis first, (C, N, D, H, W), so that one tap's window has the axis order of a
+    # slice of ``cols`` viewed as (C, kd, kh, kw, N, od, oh, ow), and pad the spatial axes with zeros.
+    volumes = x.reshape(v.x_shape).transpose(1, 0, 2, 3, 4)
+    xpad = xp.pad(volumes, ((0, 0), (0, 0), (v.pf, v.pk), (v.pt, v.pb), (v.pl, v.pr)))
+    cols = xp.empty((v.c, v.kd, v.kh, v.kw, v.n, v.od, v.oh, v.ow), dtype=x.dtype)
+    for tap in _taps(v):
+        cols[(slice(None),) + tap] = xpad[_EVERY_CHANNEL_AND_VOLUME + _tap_box(v, tap)]
     return cols.reshape(g.cols_shape)
 
 
-@register("col2vol", "numpy")
-def col2vol(cols, x_shape, kernel_size, stride, padding, dilation):
-    """The adjoint of ``vol2col``: add every element of ``cols`` into the cell it was read from;
-    elements read from the padding are dropped.  Returns an array of shape ``x_shape`` (N, C, D, H, W)."""
-    xp = get_array_module(cols)
-    g = col2vol_geometry(cols.shape, x_shape, kernel_size, stride, padding, dilation)
-    cols = cols.reshape(g.c, g.kd, g.kh, g.kw, g.n, g.od, g.oh, g.ow)
-    xpad = xp.zeros((g.c, g.n, g.d + g.pf + g.pk, g.h + g.pt + g.pb, g.w + g.pl + g.pr), dtype=cols.dtype)
-    for kz, ky, kx in _taps(g):
+@register("col2im", "numpy")
+def col2im(cols, g):
+    """The adjoint of ``im2col``: add every element of ``cols`` into the cell it was read from.
+
+    Elements read from the zero padding have no cell and are dropped.  Returns an array of shape
+    ``g.x_shape``: (N, C, H, W) images for a ``ConvGeometry``, (N, C, D, H, W) volumes for a
+    ``VolGeometry`` (col2vol).
+    """
+    check_shape(cols, g.cols_shape, "cols", g)
+    xp, v = get_array_module(cols), g.volume
+    cols = cols.reshape(v.c, v.kd, v.kh, v.kw, v.n, v.od, v.oh, v.ow)
+    # Accumulate in the padded (C, N, D, H, W) layout that mirrors im2col, then crop and transpose.
+    xpad = xp.zeros((v.c, v.n, v.d + v.pf + v.pk, v.h + v.pt + v.pb, v.w + v.pl + v.pr), dtype=cols.dtype)
+    for tap in _taps(v):
         # Within one tap no two output positions read the same cell, so ``+=`` is safe here.
-        xpad[(slice(None), slice(None)) + _tap_box(g, kz, ky, kx)] += cols[:, kz, ky, kx]
-    x = xpad[:, :, g.pf : g.pf + g.d, g.pt : g.pt + g.h, g.pl : g.pl + g.w]
-    return xp.ascontiguousarray(x.transpose(1, 0, 2, 3, 4))
+        xpad[_EVERY_CHANNEL_AND_VOLUME + _tap_box(v, tap)] += cols[(slice(None),) + tap]
+    x = xpad[:, :, v.pf : v.pf + v.d, v.pt : v.pt + v.h, v.pl : v.pl + v.w]
+    return xp.ascontiguousarray(x.transpose(1, 0, 2, 3, 4)).reshape(g.x_shape)
 
 
 @register("adam_update", "numpy")

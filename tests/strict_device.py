@@ -62,8 +62,9 @@ def _unwrap(value, where: str, allow_host: bool = False):
         if allow_host:
             return value
         raise _mixing(where, value)
-    if isinstance(value, tuple):
-        return tuple(_unwrap(v, where, allow_host) for v in value)
+    if isinstance(value, tuple):  # a named tuple (a kernel's geometry) keeps its type
+        items = (_unwrap(v, where, allow_host) for v in value)
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
     if isinstance(value, list):
         return [_unwrap(v, where, allow_host) for v in value]
     if isinstance(value, dict):

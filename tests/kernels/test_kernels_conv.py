@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from tinygdl.kernels import geometry as geometry_module
 from tinygdl.kernels import reference
 
 from tinygdl import kernels
@@ -62,6 +63,11 @@ def tolerance(dtype):
     return dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
 
 
+def geometry(case):
+    """The kernels' geometry of a case: what an op works out once and hands to every kernel call."""
+    return kernels.conv_geometry(*case)
+
+
 def random_input(rng, shape, dtype):
     return rng.standard_normal(shape).astype(dtype)
 
@@ -95,18 +101,18 @@ def naive_im2col(x, kernel_size, stride, padding, dilation):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_reference_im2col_matches_naive_loops(case):
     x = random_input(np.random.default_rng(0), case[0], np.float64)
-    np.testing.assert_array_equal(reference.im2col(x, *case[1:]), naive_im2col(x, *case[1:]))
+    np.testing.assert_array_equal(reference.im2col(x, geometry(case)), naive_im2col(x, *case[1:]))
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_col2im_is_the_adjoint_of_im2col(case):
     """<im2col(x), c> == <x, col2im(c)> for random x and c: col2im is the transpose of im2col."""
     rng = np.random.default_rng(1)
-    x = random_input(rng, case[0], np.float64)
+    x, g = random_input(rng, case[0], np.float64), geometry(case)
     for flavour in kernels.flavours("im2col"):
-        cols = kernels.implementation("im2col", flavour)(to_flavour(x, flavour), *case[1:])
+        cols = kernels.implementation("im2col", flavour)(to_flavour(x, flavour), g)
         c = random_input(rng, cols.shape, np.float64)
-        back = kernels.implementation("col2im", flavour)(to_flavour(c, flavour), x.shape, *case[1:])
+        back = kernels.implementation("col2im", flavour)(to_flavour(c, flavour), g)
         lhs, rhs = np.sum(to_numpy(cols) * c), np.sum(x * to_numpy(back))
         assert abs(lhs - rhs) <= 1e-10 * max(abs(lhs), 1.0), flavour
 
@@ -122,7 +128,7 @@ def test_reference_matches_torch_unfold_and_fold(case):
     shape, k, s, p, d = case
     symmetric = (p[0][0], p[1][0])
     x = random_input(np.random.default_rng(2), shape, np.float64)
-    cols = reference.im2col(x, k, s, p, d)
+    cols = reference.im2col(x, geometry(case))
     # unfold's layout is (N, C*kh*kw, oh*ow): same rows as ours, with the images split off.
     unfolded = functional.unfold(torch.from_numpy(x), k, dilation=d, padding=symmetric, stride=s).numpy()
     ours = cols.reshape(cols.shape[0], shape[0], -1).transpose(1, 0, 2)
@@ -130,7 +136,7 @@ def test_reference_matches_torch_unfold_and_fold(case):
     # fold is unfold's adjoint, as col2im is im2col's.
     folded = functional.fold(torch.from_numpy(np.ascontiguousarray(ours)), shape[2:], k, dilation=d,
                              padding=symmetric, stride=s)
-    np.testing.assert_allclose(reference.col2im(cols, shape, k, s, p, d), folded.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(reference.col2im(cols, geometry(case)), folded.numpy(), rtol=1e-12, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- every flavour against the reference
@@ -145,22 +151,22 @@ def to_flavour(a, flavour):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_flavour_matches_reference(flavour, case, dtype):
-    shape, *geometry = case
+    shape, g = case[0], geometry(case)
     rng = np.random.default_rng(3)
     x = random_input(rng, shape, dtype)
     im2col = kernels.implementation("im2col", flavour)
     col2im = kernels.implementation("col2im", flavour)
 
-    expected = reference.im2col(x, *geometry)
+    expected = reference.im2col(x, g)
     for x_in in (x, non_contiguous(x)):
-        cols = im2col(to_flavour(x_in, flavour), *geometry)
+        cols = im2col(to_flavour(x_in, flavour), g)
         assert cols.dtype == dtype and cols.flags.c_contiguous
         np.testing.assert_array_equal(to_numpy(cols), expected)
 
     c = random_input(rng, expected.shape, dtype)
-    expected = reference.col2im(c, shape, *geometry)
+    expected = reference.col2im(c, g)
     for c_in in (c, non_contiguous(c)):
-        back = col2im(to_flavour(c_in, flavour), shape, *geometry)
+        back = col2im(to_flavour(c_in, flavour), g)
         assert back.dtype == dtype and back.shape == shape
         np.testing.assert_allclose(to_numpy(back), expected, **tolerance(dtype))
 
@@ -169,35 +175,53 @@ def test_flavour_matches_reference(flavour, case, dtype):
 
 
 def test_shorthand_arguments_mean_symmetric_pairs():
-    x = random_input(np.random.default_rng(4), (2, 3, 6, 6), np.float32)
-    full = kernels.im2col(x, (3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1))
-    np.testing.assert_array_equal(kernels.im2col(x, 3, 2, 1, 1), full)
-    np.testing.assert_array_equal(kernels.im2col(x, 3, 2, (1, 1), 1), full)
+    full = kernels.conv_geometry((2, 3, 6, 6), (3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1))
+    assert kernels.conv_geometry((2, 3, 6, 6), 3, 2, 1, 1) == full
+    assert kernels.conv_geometry((2, 3, 6, 6), 3, 2, (1, 1), 1) == full
+    assert kernels.conv_geometry((2, 3, 6, 6), [3, 3], 2, (1, [1, 1]), 1) == full
 
 
 def test_geometry_of_the_layout():
     g = kernels.conv_geometry((4, 3, 32, 32), (3, 3), (2, 2), ((0, 1), (0, 1)), (1, 1))
     assert (g.oh, g.ow) == (16, 16)
-    assert g.cols_shape == (3 * 3 * 3, 4 * 16 * 16)
+    assert g.cols_shape == (3 * 3 * 3, 4 * 16 * 16) and g.x_shape == (4, 3, 32, 32)
+    # an image batch is a batch of volumes one cell deep: the same columns
+    v = g.volume
+    assert (v.d, v.kd, v.sd, v.dd, v.pf, v.pk, v.od) == (1, 1, 1, 1, 0, 0, 1)
+    assert v.cols_shape == g.cols_shape and v.x_shape == (4, 3, 1, 32, 32)
 
 
 def test_kernel_larger_than_the_padded_input_is_a_clear_error():
-    x = np.zeros((1, 1, 4, 5), np.float32)
-    with pytest.raises(ValueError, match=r"\(1, 1, 4, 5\)"):
-        kernels.im2col(x, (7, 3), (1, 1), ((1, 1), (0, 0)), (1, 1))
+    with pytest.raises(ValueError, match=r"7x3 kernel .* \(1, 1, 4, 5\)"):
+        kernels.conv_geometry((1, 1, 4, 5), (7, 3), (1, 1), ((1, 1), (0, 0)), (1, 1))
     with pytest.raises(ValueError, match="dilation"):
-        kernels.im2col(x, (3, 3), (1, 1), ((0, 0), (0, 0)), (2, 2))
+        kernels.conv_geometry((1, 1, 4, 5), (3, 3), (1, 1), ((0, 0), (0, 0)), (2, 2))
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        kernels.conv_geometry((4, 5), 1, 1, 0, 1)
 
 
-@pytest.mark.parametrize("bad", [dict(stride=(0, 1)), dict(dilation=(1, 0)), dict(padding=((-1, 0), (0, 0)))])
+@pytest.mark.parametrize("bad", [dict(stride=(0, 1)), dict(dilation=(1, 0)), dict(padding=((-1, 0), (0, 0))),
+                                 dict(kernel_size=(3, 3, 3)), dict(padding=(1, 1, 1, 1))])
 def test_nonsense_geometry_is_rejected(bad):
     args = dict(kernel_size=(3, 3), stride=(1, 1), padding=((1, 1), (1, 1)), dilation=(1, 1)) | bad
     with pytest.raises(ValueError):
-        kernels.im2col(np.zeros((1, 1, 5, 5)), **args)
+        kernels.conv_geometry((1, 1, 5, 5), **args)
 
 
-def test_col2im_rejects_cols_of_the_wrong_shape():
+def test_kernels_reject_arrays_that_do_not_match_their_geometry():
+    g = kernels.conv_geometry((1, 1, 4, 4), (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1))
     for flavour in kernels.flavours("col2im"):
-        with pytest.raises(ValueError, match="expected"):
-            col2im = kernels.implementation("col2im", flavour)
-            col2im(np.zeros((9, 10)), (1, 1, 4, 4), (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1))
+        with pytest.raises(ValueError, match=r"cols has shape \(9, 10\), expected \(9, 4\)"):
+            kernels.implementation("col2im", flavour)(np.zeros((9, 10)), g)
+        with pytest.raises(ValueError, match=r"x has shape \(1, 1, 5, 4\), expected \(1, 1, 4, 4\)"):
+            kernels.implementation("im2col", flavour)(np.zeros((1, 1, 5, 4)), g)
+
+
+def test_one_reader_for_per_axis_arguments():
+    assert geometry_module.pair(3, "stride") == (3, 3) and geometry_module.pair((2, 1), "stride") == (2, 1)
+    assert geometry_module.triple(2, "stride") == (2, 2, 2) and geometry_module.triple([1, 2, 3], "k") == (1, 2, 3)
+    with pytest.raises(ValueError, match="conv2d: dilation must be an int or a pair of ints"):
+        geometry_module.pair((1, 2, 3), "dilation", "conv2d")
+    with pytest.raises(ValueError, match="kernel_size must be an int or a triple of ints"):
+        geometry_module.triple((1, 2), "kernel_size")
+    assert geometry_module.padding_pairs((1, (0, 2)), 2) == ((1, 1), (0, 2))

@@ -33,6 +33,7 @@ def picked(name, *arrays):
 
 VECTOR = np.zeros(1 << 18, np.float32)  # at or above every size threshold
 IMAGES = np.zeros((2, 3, 8, 8), np.float32)
+WINDOW = kernels.conv_geometry(IMAGES.shape, 3, 1, 1, 1)  # a 3x3 kernel, stride 1, padding 1
 
 
 @pytest.mark.parametrize("name", KERNELS)
@@ -78,7 +79,7 @@ def test_unknown_preferences_are_rejected(monkeypatch):
         kernels.set_preference("fortran")
     monkeypatch.setenv(kernels.ENV_VAR, "fortran")
     with pytest.raises(ValueError, match=kernels.ENV_VAR):
-        kernels.im2col(IMAGES, 3, 1, 1, 1)
+        kernels.im2col(IMAGES, WINDOW)
 
 
 def test_missing_numba_falls_back_to_the_reference(monkeypatch):
@@ -91,7 +92,7 @@ def test_missing_numba_falls_back_to_the_reference(monkeypatch):
         kernels.implementation("im2col", "numba")
     monkeypatch.setenv(kernels.ENV_VAR, "numba")
     with pytest.raises(RuntimeError, match="simulated"):
-        kernels.im2col(IMAGES, 3, 1, 1, 1)
+        kernels.im2col(IMAGES, WINDOW)
 
 
 def test_unknown_kernels_and_flavours_are_clear_errors():
@@ -111,8 +112,9 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     from tinygdl import kernels
     x = np.arange(2 * 3 * 5 * 5, dtype=np.float32).reshape(2, 3, 5, 5)
-    cols = kernels.im2col(x, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))
-    back = kernels.col2im(cols, x.shape, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))
+    g = kernels.conv_geometry(x.shape, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))
+    cols = kernels.im2col(x, g)
+    back = kernels.col2im(cols, g)
     assert not kernels.numba_available()
     assert kernels.flavours("im2col") == ["numpy"], kernels.flavours("im2col")
     assert cols.shape == (27, 50) and back.shape == x.shape

@@ -32,17 +32,17 @@ def test_conv_kernels_serial_equal_parallel(numba_threads, rng):
     from tinygdl.kernels import cpu
 
     x = rng.standard_normal((3, 4, 9, 8)).astype(np.float32)
-    window = ((3, 2), (2, 1), ((1, 0), (1, 1)), (1, 2))
-    serial, parallel = _both(numba_threads, lambda: cpu.im2col(x, *window))
+    g = kernels.conv_geometry(x.shape, (3, 2), (2, 1), ((1, 0), (1, 1)), (1, 2))
+    serial, parallel = _both(numba_threads, lambda: cpu.im2col(x, g))
     assert np.array_equal(serial, parallel)
-    assert np.array_equal(serial, kernels.implementation("im2col", "numpy")(x, *window))
-    serial_x, parallel_x = _both(numba_threads, lambda: cpu.col2im(serial, x.shape, *window))
+    assert np.array_equal(serial, kernels.implementation("im2col", "numpy")(x, g))
+    serial_x, parallel_x = _both(numba_threads, lambda: cpu.col2im(serial, g))
     assert np.array_equal(serial_x, parallel_x)
     volume = rng.standard_normal((2, 3, 4, 5, 6)).astype(np.float32)
-    box = ((2, 3, 2), (1, 2, 1), ((1, 0), (0, 1), (1, 1)), (1, 1, 2))
-    serial, parallel = _both(numba_threads, lambda: cpu.vol2col(volume, *box))
+    box = kernels.vol_geometry(volume.shape, (2, 3, 2), (1, 2, 1), ((1, 0), (0, 1), (1, 1)), (1, 1, 2))
+    serial, parallel = _both(numba_threads, lambda: cpu.im2col(volume, box))
     assert np.array_equal(serial, parallel)
-    serial_v, parallel_v = _both(numba_threads, lambda: cpu.col2vol(serial, volume.shape, *box))
+    serial_v, parallel_v = _both(numba_threads, lambda: cpu.col2im(serial, box))
     assert np.array_equal(serial_v, parallel_v)
 
 

@@ -1,5 +1,5 @@
-"""vol2col / col2vol (the 3-D im2col): the reference against an element-by-element loop and PyTorch,
-the adjoint identity, and every flavour against the reference."""
+"""vol2col / col2vol (``im2col``/``col2im`` given a ``VolGeometry``): the reference against an
+element-by-element loop and PyTorch, the adjoint identity, and every flavour against the reference."""
 
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ def case_id(case):
     return f"x{'x'.join(map(str, shape))}-k{_digits(k)}-s{_digits(s)}-p{padding}-d{_digits(d)}"
 
 
+def geometry(case):
+    return kernels.vol_geometry(*case)
+
+
 def _digits(values) -> str:
     return "".join(map(str, values))
 
@@ -62,18 +66,18 @@ def naive_vol2col(x, kernel_size, stride, padding, dilation):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_reference_vol2col_matches_naive_loops(case):
     x = np.random.default_rng(0).standard_normal(case[0])
-    np.testing.assert_array_equal(reference.vol2col(x, *case[1:]), naive_vol2col(x, *case[1:]))
+    np.testing.assert_array_equal(reference.im2col(x, geometry(case)), naive_vol2col(x, *case[1:]))
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_col2vol_is_the_adjoint_of_vol2col(case):
     """<vol2col(x), c> == <x, col2vol(c)> for random x and c, in every flavour present."""
     rng = np.random.default_rng(1)
-    x = rng.standard_normal(case[0])
-    for flavour in kernels.flavours("vol2col"):
-        cols = kernels.implementation("vol2col", flavour)(to_flavour(x, flavour), *case[1:])
+    x, g = rng.standard_normal(case[0]), geometry(case)
+    for flavour in kernels.flavours("im2col"):
+        cols = kernels.implementation("im2col", flavour)(to_flavour(x, flavour), g)
         c = rng.standard_normal(cols.shape)
-        back = kernels.implementation("col2vol", flavour)(to_flavour(c, flavour), x.shape, *case[1:])
+        back = kernels.implementation("col2im", flavour)(to_flavour(c, flavour), g)
         lhs, rhs = np.sum(to_numpy(cols) * c), np.sum(x * to_numpy(back))
         assert abs(lhs - rhs) <= 1e-10 * max(abs(lhs), 1.0), flavour
 
@@ -86,8 +90,8 @@ def test_reference_convolution_matches_torch_conv3d(torch, case):
     shape, k, s, p, d = case
     rng = np.random.default_rng(2)
     x, weight = rng.standard_normal(shape), rng.standard_normal((3, shape[1]) + k)
-    g = kernels.vol_geometry(shape, k, s, p, d)
-    ours = (weight.reshape(3, -1) @ reference.vol2col(x, k, s, p, d)).reshape(3, g.n, g.od, g.oh, g.ow)
+    g = geometry(case)
+    ours = (weight.reshape(3, -1) @ reference.im2col(x, g)).reshape(3, g.n, g.od, g.oh, g.ow)
     padded = torch.nn.functional.pad(torch.from_numpy(x), [p[2][0], p[2][1], p[1][0], p[1][1], p[0][0], p[0][1]])
     expected = torch.nn.functional.conv3d(padded, torch.from_numpy(weight), stride=s, dilation=d).numpy()
     np.testing.assert_allclose(ours.transpose(1, 0, 2, 3, 4), expected, rtol=1e-12, atol=1e-12)
@@ -96,29 +100,28 @@ def test_reference_convolution_matches_torch_conv3d(torch, case):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_flavour_matches_reference(flavour, case, dtype):
-    shape, *geometry = case
+    shape, g = case[0], geometry(case)
     rng = np.random.default_rng(3)
     x = rng.standard_normal(shape).astype(dtype)
-    expected = reference.vol2col(x, *geometry)
+    expected = reference.im2col(x, g)
     strided = np.zeros(shape[:-1] + (2 * shape[-1],), dtype)
     strided[..., ::2] = x
     for x_in in (x, strided[..., ::2]):
-        cols = kernels.implementation("vol2col", flavour)(to_flavour(x_in, flavour), *geometry)
+        cols = kernels.implementation("im2col", flavour)(to_flavour(x_in, flavour), g)
         assert cols.dtype == dtype and cols.flags.c_contiguous
         np.testing.assert_array_equal(to_numpy(cols), expected)
     c = rng.standard_normal(expected.shape).astype(dtype)
-    back = kernels.implementation("col2vol", flavour)(to_flavour(c, flavour), shape, *geometry)
+    back = kernels.implementation("col2im", flavour)(to_flavour(c, flavour), g)
     assert back.dtype == dtype and back.shape == shape
     tolerance = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(to_numpy(back), reference.col2vol(c, shape, *geometry), **tolerance)
+    np.testing.assert_allclose(to_numpy(back), reference.col2im(c, g), **tolerance)
 
 
 def test_dispatch_and_geometry():
     x = np.zeros((2, 4, 2, 16, 84), np.float32)
     g = kernels.vol_geometry(x.shape, (1, 1, 12), (1, 1, 12), 0, 1)
     assert (g.od, g.oh, g.ow) == (2, 16, 7) and g.cols_shape == (4 * 12, 2 * 2 * 16 * 7)
-    assert "numpy" in kernels.flavours("vol2col") and "numpy" in kernels.flavours("col2vol")
-    assert kernels.vol2col(x, (1, 1, 12), (1, 1, 12), 0, 1).shape == g.cols_shape
+    assert kernels.im2col(x, g).shape == g.cols_shape and kernels.col2im(kernels.im2col(x, g), g).shape == x.shape
     # shorthands: an int, or one symmetric number per axis
     full = kernels.vol_geometry(x.shape, 3, 1, ((1, 1), (1, 1), (1, 1)), 1)
     assert kernels.vol_geometry(x.shape, 3, 1, 1, 1) == full == kernels.vol_geometry(x.shape, 3, 1, (1, 1, 1), 1)
@@ -126,14 +129,15 @@ def test_dispatch_and_geometry():
 
 def test_bad_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="does not fit"):
-        kernels.vol2col(np.zeros((1, 1, 1, 4, 4)), (2, 1, 1), 1, 0, 1)
+        kernels.vol_geometry((1, 1, 1, 4, 4), (2, 1, 1), 1, 0, 1)
     with pytest.raises(ValueError, match=r"\(N, C, D, H, W\)"):
-        kernels.vol2col(np.zeros((1, 4, 4, 4)), 1, 1, 0, 1)
+        kernels.vol_geometry((1, 4, 4, 4), 1, 1, 0, 1)
     with pytest.raises(ValueError, match=">= 1"):
-        kernels.vol2col(np.zeros((1, 1, 4, 4, 4)), 1, (1, 0, 1), 0, 1)
-    for flavour in kernels.flavours("col2vol"):
+        kernels.vol_geometry((1, 1, 4, 4, 4), 1, (1, 0, 1), 0, 1)
+    g = kernels.vol_geometry((1, 1, 2, 4, 4), 2, 1, 0, 1)
+    for flavour in kernels.flavours("col2im"):
         with pytest.raises(ValueError, match="expected"):
-            kernels.implementation("col2vol", flavour)(np.zeros((8, 10)), (1, 1, 2, 4, 4), 2, 1, 0, 1)
+            kernels.implementation("col2im", flavour)(np.zeros((8, 10)), g)
 
 
 def test_cuda_sources_decode_every_coordinate_they_use():

@@ -8,6 +8,7 @@ reference pads Keras's ``"same"`` explicitly (the odd cell after) before a ``val
 
 from __future__ import annotations
 
+from ..kernels.geometry import triple
 from ..ops.conv import _same_padding
 from ..ops.conv3d import conv3d
 from .optable import add
@@ -18,10 +19,6 @@ except ImportError:
     F = None
 
 CONV3D = "conv3d"
-
-
-def _triple(v):
-    return (v,) * 3 if isinstance(v, int) else tuple(v)
 
 
 def _conv3d(stride=1, padding=0, dilation=1, bias=True):
@@ -37,7 +34,7 @@ def _torch_conv3d(stride=1, padding=0, dilation=1, bias=True):
     def run(x, w, b=None):
         pad = padding
         if padding == "same":
-            triples = zip(x.shape[2:], w.shape[2:], _triple(stride), _triple(dilation))
+            triples = zip(x.shape[2:], w.shape[2:], triple(stride, "stride"), triple(dilation, "dilation"))
             before_after = [_same_padding(n, k, s, d) for n, k, s, d in triples]
             flat = [v for pair in reversed(before_after) for v in pair]  # F.pad: last axis first
             x, pad = F.pad(x, flat), 0

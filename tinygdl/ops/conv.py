@@ -51,7 +51,7 @@ import numpy as np
 
 from .. import backend, kernels
 from ..errors import ShapeError
-from ..kernels.geometry import pair
+from ..kernels.geometry import padding_pairs, pair, per_axis
 from ..tensor import Function, Tensor
 from .index import getitem
 from .linalg import matmul
@@ -67,20 +67,25 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "col2im", "conv1d", "conv2d", "c
 # --------------------------------------------------------------------------- argument handling
 
 
-def _explicit_padding(padding, op: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    """``p``, ``(ph, pw)`` or ``((top, bottom), (left, right))`` -> ``((top, bottom), (left, right))``."""
-    if isinstance(padding, Integral):
-        rows = cols = (int(padding), int(padding))
-    elif len(padding) == 2 and all(isinstance(p, Integral) for p in padding):
-        rows, cols = (int(padding[0]),) * 2, (int(padding[1]),) * 2
-    elif len(padding) == 2:
-        rows, cols = pair(padding[0], "padding", op), pair(padding[1], "padding", op)
-    else:
-        raise ValueError(f"{op}: padding must be an int, (ph, pw), ((top, bottom), (left, right)), "
-                         f"'same' or 'valid', got {padding!r} (PyTorch's flat 4-tuple is not accepted)")
-    if min(rows + cols) < 0:
+# The layout of a batch and the explicit padding forms a sliding-window op accepts, by spatial axes.
+_BATCH = {2: "an image batch of shape (N, C, H, W)", 3: "a volume batch of shape (N, C, D, H, W)"}
+_PADDING_FORMS = {2: "(ph, pw), ((top, bottom), (left, right))",
+                  3: "(pd, ph, pw), ((front, back), (top, bottom), (left, right))"}
+
+
+def _explicit_padding(padding, op: str, axes: int = 2) -> tuple[tuple[int, int], ...]:
+    """``p``, one int per axis or one ``(before, after)`` pair per axis -> ``(before, after)`` per
+    axis: for images ``p``, ``(ph, pw)`` or ``((top, bottom), (left, right))``."""
+    try:
+        pairs = padding_pairs(padding, axes)
+    except (TypeError, ValueError):
+        flat_pytorch = axes == 2 and isinstance(padding, (tuple, list)) and len(padding) == 4
+        flat = " (PyTorch's flat 4-tuple is not accepted)" if flat_pytorch else ""
+        raise ValueError(f"{op}: padding must be an int, {_PADDING_FORMS[axes]}, 'same' or 'valid', "
+                         f"got {padding!r}{flat}") from None
+    if min(min(before_after) for before_after in pairs) < 0:
         raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
-    return (rows, cols)
+    return pairs
 
 
 def _same_padding(n: int, k: int, s: int, d: int) -> tuple[int, int]:
@@ -94,80 +99,97 @@ def _same_padding(n: int, k: int, s: int, d: int) -> tuple[int, int]:
 
 class Window(NamedTuple):
     """How a kernel window slides over an image: every field a (vertical, horizontal) pair, and
-    ``padding`` the zero padding ``((top, bottom), (left, right))``."""
+    ``padding`` the zero padding ``((top, bottom), (left, right))`` (over a volume, (depth,
+    vertical, horizontal) triples and three ``(before, after)`` pairs)."""
 
-    kernel_size: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[tuple[int, int], tuple[int, int]]
-    dilation: tuple[int, int]
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    dilation: tuple[int, ...]
 
-    def geometry(self, x_shape, op: str) -> kernels.ConvGeometry:
-        """The kernels' geometry of this window on an image batch of shape ``x_shape``; the output
-        size is ``oh, ow``.  Raises ValueError, naming ``op``, if the window does not fit."""
+    def geometry(self, x_shape, op: str) -> kernels.ConvGeometry | kernels.VolGeometry:
+        """The kernels' geometry of this window on a batch of shape ``x_shape``: worked out and
+        checked once, then handed to every kernel call (``Im2col``, ``Col2im``).  Raises
+        ValueError, naming ``op``, if the window does not fit."""
+        make = kernels.conv_geometry if len(self.kernel_size) == 2 else kernels.vol_geometry
         try:
-            return kernels.conv_geometry(x_shape, *self)
+            return make(x_shape, *self)
         except ValueError as error:
             raise ValueError(f"{op}: {error}") from None
 
 
-def _window(x_shape, kernel_size, stride, padding, dilation, op: str) -> Window:
-    """Check the arguments of a sliding-window op on ``x_shape`` (N, C, H, W) and resolve
-    ``"same"``/``"valid"`` padding, which depends on the image size."""
-    if len(x_shape) != 4:
-        raise ValueError(f"{op}: expected an image batch of shape (N, C, H, W), got shape {tuple(x_shape)}")
-    k, s, d = (pair(v, name, op) for v, name in ((kernel_size, "kernel_size"), (stride, "stride"),
-                                                  (dilation, "dilation")))
+def _window(x_shape, kernel_size, stride, padding, dilation, op: str, axes: int = 2) -> Window:
+    """Check the arguments of a sliding-window op on ``x_shape`` (N, C, H, W), or (N, C, D, H, W)
+    for ``axes=3``, and resolve ``"same"``/``"valid"`` padding, which depends on the size."""
+    if len(x_shape) != axes + 2:
+        raise ValueError(f"{op}: expected {_BATCH[axes]}, got shape {tuple(x_shape)}")
+    k, s, d = (per_axis(v, axes, name, op) for v, name in ((kernel_size, "kernel_size"), (stride, "stride"),
+                                                           (dilation, "dilation")))
     if min(k + s + d) < 1:
         raise ValueError(f"{op}: kernel_size, stride and dilation must be >= 1, got {k}, {s}, {d}")
     if padding == "valid":
-        padding = ((0, 0), (0, 0))
+        padding = ((0, 0),) * axes
     elif padding == "same":
         padding = tuple(_same_padding(n, *axis) for n, axis in zip(x_shape[2:], zip(k, s, d)))
     else:
-        padding = _explicit_padding(padding, op)
+        padding = _explicit_padding(padding, op, axes)
     return Window(k, s, padding, d)
+
+
+def _geometry(x_shape, kernel_size, stride, padding, dilation, op: str, axes: int = 2):
+    """``_window(...).geometry(x_shape, op)``: for the ops that need only the geometry."""
+    return _window(x_shape, kernel_size, stride, padding, dilation, op, axes).geometry(x_shape, op)
 
 
 # --------------------------------------------------------------------------- im2col and col2im
 
 
 class Im2col(Function):
-    """``(N, C, H, W) -> (C*kh*kw, N*oh*ow)``; its gradient is ``Col2im`` of the output gradient."""
+    """``(N, C, H, W) -> (C*kh*kw, N*oh*ow)`` for the ``ConvGeometry`` ``g`` (volumes: ``(N, C, D,
+    H, W) -> (C*kd*kh*kw, N*od*oh*ow)`` for a ``VolGeometry``); its gradient is ``Col2im``."""
 
-    def __init__(self, window: Window):
-        self.window = window
+    def __init__(self, g):
+        self.g = g
 
     def forward(self, x):
-        return kernels.im2col(x, *self.window)
+        return kernels.im2col(x, self.g)
 
     def backward(self, gcols):
-        return Col2im(self.window, self.inputs[0].shape)(gcols)
+        return Col2im(self.g)(gcols)
 
 
 class Col2im(Function):
-    """``(C*kh*kw, N*oh*ow) -> (N, C, H, W)``, summing overlaps; its gradient is ``Im2col``."""
+    """``(C*kh*kw, N*oh*ow) -> (N, C, H, W)`` (or volumes, as ``Im2col``), summing overlaps; its
+    gradient is ``Im2col``."""
 
-    def __init__(self, window: Window, x_shape):
-        self.window, self.x_shape = window, tuple(x_shape)
+    def __init__(self, g):
+        self.g = g
 
     def forward(self, cols):
-        return kernels.col2im(cols, self.x_shape, *self.window)
+        return kernels.col2im(cols, self.g)
 
     def backward(self, gx):
-        return Im2col(self.window)(gx)
+        return Im2col(self.g)(gx)
+
+
+def _fold(cols: Tensor, g, op: str) -> Tensor:
+    """``Col2im(g)(cols)``, once ``cols`` is seen to have the shape ``g`` expects (ShapeError)."""
+    if tuple(cols.shape) != g.cols_shape:
+        raise ShapeError(f"{op}: cols has shape {tuple(cols.shape)}, expected {g.cols_shape} for an output of "
+                         f"shape {g.x_shape} and this window")
+    return Col2im(g)(cols)
 
 
 def im2col(x: Tensor, kernel_size, stride=1, padding=0, dilation=1) -> Tensor:
     """The column matrix ``(C*kh*kw, N*oh*ow)`` of ``x`` (N, C, H, W), differentiable
     (``torch.nn.functional.unfold`` with the batch moved into the columns)."""
-    return Im2col(_window(x.shape, kernel_size, stride, padding, dilation, "im2col"))(x)
+    return Im2col(_geometry(x.shape, kernel_size, stride, padding, dilation, "im2col"))(x)
 
 
 def col2im(cols: Tensor, output_shape, kernel_size, stride=1, padding=0, dilation=1) -> Tensor:
     """The adjoint of ``im2col``: an image batch of ``output_shape`` (N, C, H, W) in which every
     pixel is the sum of the elements of ``cols`` read from it (``torch.nn.functional.fold``)."""
-    window = _window(output_shape, kernel_size, stride, padding, dilation, "col2im")
-    return Col2im(window, output_shape)(cols)
+    return _fold(cols, _geometry(output_shape, kernel_size, stride, padding, dilation, "col2im"), "col2im")
 
 
 # --------------------------------------------------------------------------- convolution
@@ -318,7 +340,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     if _by_taps(weight, window, groups):
         product = _conv2d_by_taps(x, weight, window, g)
         return to_images(product) if bias is None else to_images(product, bias)
-    cols = Im2col(window)(x)                                       # (C*kh*kw, N*oh*ow)
+    cols = Im2col(g)(x)                                            # (C*kh*kw, N*oh*ow)
     if groups == 1:
         product = matmul(reshape(weight, (out_channels, -1)), cols)    # the one GEMM: (OC, N*oh*ow)
     else:
@@ -422,7 +444,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         x_groups = reshape(x_rows, (groups, in_channels // groups, -1))  # (G, C_in/G, N*H*W)
         # G GEMMs; group k's (C_out/G)*kh*kw rows are the k-th block of col2im's channel-major rows.
         cols = reshape(matmul(transpose(w_groups, (0, 2, 1)), x_groups), (out_channels * k[0] * k[1], -1))
-    y = Col2im(window, (n, out_channels) + canvas)(cols)
+    y = Col2im(window.geometry((n, out_channels) + canvas, op))(cols)
     if any(extra):
         y = pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     return y if bias is None else y + reshape(bias, (out_channels, 1, 1))
@@ -514,7 +536,7 @@ def _pool_windows(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: 
     unpadded = window._replace(padding=((0, 0), (0, 0)))
     n, c, h, w = x.shape
     g = unpadded.geometry((n * c, 1, h, w), op)
-    return PoolWindows(Im2col(unpadded)(reshape(x, (n * c, 1, h, w))), (n, c, g.oh, g.ow), window, extra)
+    return PoolWindows(Im2col(g)(reshape(x, (n * c, 1, h, w))), (n, c, g.oh, g.ow), window, extra)
 
 
 def _as_float(x: Tensor) -> Tensor:
@@ -639,7 +661,7 @@ def _window_counts(x: Tensor, pool: PoolWindows, count_include_pad: bool):
     else:
         mask[..., top:top + h, left:left + w] = 1
     window = pool.window._replace(padding=((0, 0), (0, 0)))
-    return kernels.im2col(mask, *window).sum(axis=0).reshape(pool.shape[2:])
+    return kernels.im2col(mask, window.geometry(mask.shape, "avg_pool2d")).sum(axis=0).reshape(pool.shape[2:])
 
 
 def _output_pair(value, name: str, op: str, like) -> tuple:
