@@ -148,6 +148,8 @@ def _host_read(how: str) -> None:
     frame = sys._getframe(2)
     while frame is not None and not _is_library(frame.f_code):
         frame = frame.f_back
+    while frame is not None and frame.f_code.co_name in _COMPREHENSIONS:  # blame the function that holds it
+        frame = frame.f_back
     if frame is None:
         _host_reads.append(f"? ({how})")
         return
@@ -155,6 +157,7 @@ def _host_read(how: str) -> None:
     _host_reads.append(f"{code.co_filename.rsplit('/tinygdl/', 1)[-1]}:{frame.f_lineno} {code.co_name} ({how})")
 
 
+_COMPREHENSIONS = {"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"}
 _PASSING_ON = {"item", "numpy", "tolist", "__bool__", "__float__", "__int__", "__index__", "__repr__"}
 
 

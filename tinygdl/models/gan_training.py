@@ -112,6 +112,17 @@ def _fraction(condition) -> float:
     return float(condition.mean())
 
 
+def detached_losses(losses: dict) -> dict:
+    """A critic update's losses as 0-d tensors without their graph: of ``critic_steps`` updates only the
+    last one's are logged, so they are read back to the host (a device synchronisation each) once, by
+    ``_numbers``, not after every update."""
+    return {name: loss.detach() for name, loss in losses.items()}
+
+
+def _numbers(losses: dict) -> dict:
+    return {name: loss.item() for name, loss in losses.items()}
+
+
 # --------------------------------------------------------------------------- DCGAN
 
 
@@ -201,7 +212,7 @@ class WassersteinGPStep:
         c_loss = c_wass + self.gp_weight * c_gp
         params = trainable_parameters(self.critic)
         apply_gradients(self.c_optimizer, params, gradients(c_loss, params))
-        return {"c_loss": c_loss.item(), "c_wass_loss": c_wass.item(), "c_gp": c_gp.item()}
+        return detached_losses({"c_loss": c_loss, "c_wass_loss": c_wass, "c_gp": c_gp})
 
     def train_generator(self, n: int, generate, score, like) -> dict:
         """One generator update; the critic's parameters get no gradient."""
@@ -214,8 +225,8 @@ class WassersteinGPStep:
         real = _images(batch)
         generate, score = self.players(batch)
         for _ in range(self.critic_steps):
-            logs = self.train_critic(real, generate, score)
-        return {**logs, **self.train_generator(real.shape[0], generate, score, real)}
+            losses = self.train_critic(real, generate, score)
+        return {**_numbers(losses), **self.train_generator(real.shape[0], generate, score, real)}
 
 
 # --------------------------------------------------------------------------- WGAN with weight clipping (1st edition)
@@ -245,10 +256,10 @@ class ClippedWGANStep:
         self.g_optimizer, self.c_optimizer = g_optimizer, c_optimizer
         self.latent_dim, self.critic_steps, self.clip = latent_dim, critic_steps, clip
 
-    def _critic_update(self, loss) -> float:
+    def _critic_update(self, loss):
         params = trainable_parameters(self.critic)
         apply_gradients(self.c_optimizer, params, gradients(loss, params))
-        return loss.item()
+        return loss.detach()
 
     def __call__(self, batch) -> dict:
         real = _images(batch)
@@ -264,6 +275,7 @@ class ClippedWGANStep:
         g_loss = wasserstein_generator_loss(self.critic(self.generator(z)))
         params = trainable_parameters(self.generator)
         apply_gradients(self.g_optimizer, params, gradients(g_loss, params))
+        loss_real, loss_fake = loss_real.item(), loss_fake.item()  # the last critic iteration's, as logged
         return {"c_loss": (loss_real + loss_fake) / 2, "c_loss_real": loss_real, "c_loss_fake": loss_fake,
                 "g_loss": g_loss.item()}
 

@@ -44,6 +44,7 @@ from ..tensor import Tensor, no_grad, tensor
 from .gan_training import (
     WassersteinGPStep,
     apply_gradients,
+    detached_losses,
     gradients,
     trainable_parameters,
     wasserstein_critic_loss,
@@ -225,7 +226,7 @@ class MuseGANStep(WassersteinGPStep):
         c_loss = c_wass + self.gp_weight * c_gp
         params = trainable_parameters(self.critic)
         apply_gradients(self.c_optimizer, params, gradients(c_loss, params))
-        return {"c_loss": c_loss.item(), "c_wass_loss": c_wass.item(), "c_gp": c_gp.item()}
+        return detached_losses({"c_loss": c_loss, "c_wass_loss": c_wass, "c_gp": c_gp})
 
     def train_generator(self, n: int, generate, score, like) -> dict:
         g_loss = wasserstein_generator_loss(score(generate(self.draw_noise(n, like))))
