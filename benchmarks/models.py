@@ -52,7 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import load_average, markdown_table, quartiles, set_threads, thread_report, time_rounds  # noqa: E402
+from _common import avx512_note, load_average, markdown_table, quartiles, set_threads, thread_report, time_rounds  # noqa: E402
 
 from benchmarks.twins import all_rows  # noqa: E402
 from tinygdl.backend import host_memory_setting  # noqa: E402
@@ -169,7 +169,8 @@ def header_lines(torch, device: str, clock: str) -> list:
             f"torch {torch.__version__}; device {device}; clock {clock}",
             f"allocator: glibc keep-freed-memory setting {host_memory_setting()} "
             "(tinygdl.backend.keep_freed_host_memory; TINYGDL_MALLOC=default refuses it)",
-            f"load average (1 min) at the start: {load_average()}"]
+            f"load average (1 min) at the start: {load_average()}",
+            *filter(None, [avx512_note()])]
 
 
 def _emit(out, line: str) -> None:
