@@ -64,10 +64,15 @@ def _threaded(loops):
 
     @functools.wraps(loops)
     def launch(*args):
-        return (serial if numba.get_num_threads() == 1 else parallel)(*args)
+        return (serial if one_thread() else parallel)(*args)
 
     launch.parallel, launch.serial = parallel, serial
     return launch
+
+
+def one_thread() -> bool:
+    """True when Numba is set to one thread: every kernel then runs its serial build."""
+    return numba.get_num_threads() == 1
 
 # --------------------------------------------------------------------------- im2col
 

@@ -51,12 +51,21 @@ def test_numpy_arrays_go_to_numba_by_default():
 
 @needs_numba
 def test_small_elementwise_arrays_go_to_the_reference_unless_numba_is_forced(monkeypatch):
+    monkeypatch.setattr(kernels.cpu, "one_thread", lambda: False)  # the threshold is for a thread pool
     small = np.zeros(kernels.NUMBA_MIN_SIZE["adam_update"] - 1, np.float32)
     assert picked("adam_update", small, small, small, small) == "numpy"
     small = np.zeros(kernels.NUMBA_MIN_SIZE["leaky_relu_grad"] - 1, np.float32)
     assert picked("leaky_relu_grad", small, small) == "numpy"
     monkeypatch.setenv(kernels.ENV_VAR, "numba")
     assert picked("adam_update", small, small, small, small) == "numba"
+
+
+@needs_numba
+def test_with_one_numba_thread_every_size_goes_to_numba(monkeypatch):
+    monkeypatch.setattr(kernels.cpu, "one_thread", lambda: True)  # serial builds: no pool to wake
+    small = np.zeros(3, np.float32)
+    assert picked("adam_update", small, small, small, small) == "numba"
+    assert picked("leaky_relu", small) == "numba"
 
 
 def test_environment_variable_forces_the_reference_at_call_time(monkeypatch):
