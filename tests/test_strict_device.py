@@ -426,3 +426,19 @@ def test_host_reads_count_syncs_and_transfers(strict):
         bool((x > 0).any())
     assert (reads.syncs, reads.transfers) == (3, 1)
     assert reads.by_place() == {"? (get)": 1, "? (item)": 2}  # made here: no library code to blame (bool: item)
+
+
+def test_index_range_checks_read_the_device_only_when_debugging(strict, monkeypatch):
+    from tinygdl.ops.index import check_index_range
+
+    with pytest.raises(IndexError, match=r"ids must lie in \[0, 4\), got range \[0, 5\]"):
+        check_index_range(np.array([0, 5]), 4, "ids")  # on the host: always
+    on_device = backend.to_device(np.array([0, 5]), DEVICE)
+    monkeypatch.delenv("TINYGDL_DEBUG", raising=False)
+    with record_host_reads() as reads:
+        check_index_range(on_device, 4, "ids")  # on the device: skipped, no synchronisation
+    assert reads.syncs == 0
+    monkeypatch.setenv("TINYGDL_DEBUG", "1")
+    with record_host_reads() as reads, pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
+        check_index_range(on_device, 4, "labels", ValueError)
+    assert reads.by_place() == {"ops/index.py check_index_range (int)": 2}

@@ -9,6 +9,8 @@ does the same sum, is fast, and works on both.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .. import backend
@@ -108,9 +110,28 @@ def _axes_of(array_index) -> int:
     return array_index.ndim if dtype is not None and dtype.kind == "b" else 1
 
 
+def check_index_range(index, high: int, what: str, error=IndexError) -> None:
+    """Raise ``error`` if the integer array ``index`` holds a value outside [0, ``high``); the message
+    begins with ``what`` ("embedding: ids") and gives the range found.
+
+    Host arrays are always checked: their values are at hand.  Device arrays only when the
+    environment variable ``TINYGDL_DEBUG`` is set (to anything but 0): the check reads the minimum and
+    maximum back to the host, a device synchronisation that would stall every call (a language model
+    checks its token ids in each forward).  Unchecked, an index out of range on a GPU is wrapped
+    around by CuPy's indexing; PyTorch's CUDA kernels stop on a device-side assert instead, which CuPy
+    has no cheap counterpart for.  So run a GPU job with TINYGDL_DEBUG=1 while indices may be wrong.
+    """
+    if index.size == 0 or (backend.is_cupy_array(index) and os.environ.get("TINYGDL_DEBUG", "0") in ("", "0")):
+        return
+    low, top = int(index.min()), int(index.max())
+    if low < 0 or top >= high:
+        raise error(f"{what} must lie in [0, {high}), got range [{low}, {top}]")
+
+
 def nonzero(x, as_tuple: bool = False):
     """Indices of the nonzero elements: an (n, ndim) int64 tensor, or (``as_tuple``) one 1-D tensor per
-    axis, as ``numpy.nonzero``."""
+    axis, as ``numpy.nonzero``.  How many there are depends on the values, so on a GPU the count is
+    read back to the host (a device synchronisation, as in PyTorch's CUDA ``nonzero``)."""
     x = x if isinstance(x, Tensor) else _tensors((x,))[0]
     xp = _xp(x.data)
     data = x.data.reshape(1) if x.ndim == 0 else x.data
