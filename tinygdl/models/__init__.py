@@ -9,5 +9,9 @@
 * ``gan.py``           chapter 4: DCGAN, WGAN-GP, conditional WGAN-GP, the dense GAN, the
                        weight-clipped WGAN; ``gan_training.py`` their objectives and training steps
 
+Each file also holds the layers and blocks that only its family uses (PixelCNN's masked and
+shifted convolutions, the critic's ``MinibatchStdDev``, the U-Net's ``SinusoidalEmbedding`` ...);
+general layers are in ``tinygdl.nn`` (the rule: CONTRIBUTING.md, "A new layer").
+
 The zoo (``tinygdl.zoo``) wraps each with its data, optimizers and sampler.
 """
