@@ -17,12 +17,55 @@ from numbers import Integral
 from typing import NamedTuple
 
 
-class VolGeometry(NamedTuple):
-    """Every number an ``im2col``/``col2im`` kernel needs for an (N, C, D, H, W) volume batch.
+class ConvGeometry(NamedTuple):
+    """Every number an ``im2col``/``col2im`` kernel needs for an (N, C, H, W) image batch.
 
-    ``n, c, d, h, w`` is the batch, ``kd, kh, kw`` the kernel, ``sd, sh, sw`` the stride,
-    ``dd, dh, dw`` the dilation, ``pf, pk, pt, pb, pl, pr`` the zero padding (front, back, top,
-    bottom, left, right) and ``od, oh, ow`` the number of window positions along each axis.
+    ``n, c, h, w`` is the image batch, ``kh, kw`` the kernel, ``sh, sw`` the stride, ``dh, dw`` the
+    dilation, ``pt, pb, pl, pr`` the zero padding (top, bottom, left, right) and ``oh, ow`` the
+    number of window positions down and across.
+    """
+
+    n: int
+    c: int
+    h: int
+    w: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    pt: int
+    pb: int
+    pl: int
+    pr: int
+    oh: int
+    ow: int
+
+    @property
+    def x_shape(self) -> tuple[int, int, int, int]:
+        """The shape of the batch the window slides over (im2col's input, col2im's output)."""
+        return (self.n, self.c, self.h, self.w)
+
+    @property
+    def cols_shape(self) -> tuple[int, int]:
+        """``(C*kh*kw, N*oh*ow)``: one row per (channel, tap), one column per (image, position)."""
+        return (self.c * self.kh * self.kw, self.n * self.oh * self.ow)
+
+    @property
+    def volume(self) -> VolGeometry:
+        """The same window on the images seen as volumes one cell deep (a depth-1 kernel, no
+        depth padding): ``cols`` are the same, so a 3-D kernel can do the 2-D work."""
+        return VolGeometry(self.n, self.c, 1, self.h, self.w, 1, self.kh, self.kw, 1, self.sh, self.sw,
+                           1, self.dh, self.dw, 0, 0, self.pt, self.pb, self.pl, self.pr, 1, self.oh, self.ow)
+
+
+class VolGeometry(NamedTuple):
+    """``ConvGeometry`` with a third, leading spatial axis: the depth ``d`` of an (N, C, D, H, W)
+    volume batch (vol2col).
+
+    ``kd, sd, dd`` are the window's depth, stride and dilation along it, ``pf, pk`` the zero padding
+    at the front and the back, and ``od`` the number of window positions in depth.
     """
 
     n: int
@@ -51,6 +94,7 @@ class VolGeometry(NamedTuple):
 
     @property
     def x_shape(self) -> tuple[int, int, int, int, int]:
+        """The shape of the batch the window slides over (im2col's input, col2im's output)."""
         return (self.n, self.c, self.d, self.h, self.w)
 
     @property
@@ -60,49 +104,8 @@ class VolGeometry(NamedTuple):
 
     @property
     def volume(self) -> VolGeometry:
+        """Itself: ``g.volume`` is the 3-D geometry of images and volumes alike."""
         return self
-
-
-class ConvGeometry(NamedTuple):
-    """``VolGeometry`` for an (N, C, H, W) image batch: the same numbers without the depth axis.
-
-    ``n, c, h, w`` is the image batch, ``kh, kw`` the kernel, ``sh, sw`` the stride, ``dh, dw`` the
-    dilation, ``pt, pb, pl, pr`` the zero padding (top, bottom, left, right) and ``oh, ow`` the
-    number of window positions down and across.
-    """
-
-    n: int
-    c: int
-    h: int
-    w: int
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    dh: int
-    dw: int
-    pt: int
-    pb: int
-    pl: int
-    pr: int
-    oh: int
-    ow: int
-
-    @property
-    def x_shape(self) -> tuple[int, int, int, int]:
-        return (self.n, self.c, self.h, self.w)
-
-    @property
-    def cols_shape(self) -> tuple[int, int]:
-        """``(C*kh*kw, N*oh*ow)``: one row per (channel, tap), one column per (image, position)."""
-        return (self.c * self.kh * self.kw, self.n * self.oh * self.ow)
-
-    @property
-    def volume(self) -> VolGeometry:
-        """The same window on the images seen as volumes one cell deep (a depth-1 kernel, no
-        depth padding): ``cols`` are the same, so a 3-D kernel can do the 2-D work."""
-        return VolGeometry(self.n, self.c, 1, self.h, self.w, 1, self.kh, self.kw, 1, self.sh, self.sw,
-                           1, self.dh, self.dw, 0, 0, self.pt, self.pb, self.pl, self.pr, 1, self.oh, self.ow)
 
 
 # --------------------------------------------------------------------------- reading the arguments

@@ -225,3 +225,25 @@ def test_one_reader_for_per_axis_arguments():
     with pytest.raises(ValueError, match="kernel_size must be an int or a triple of ints"):
         geometry_module.triple((1, 2), "kernel_size")
     assert geometry_module.padding_pairs((1, (0, 2)), 2) == ((1, 1), (0, 2))
+
+
+def test_an_op_works_out_its_geometry_once_per_call(monkeypatch):
+    """conv2d, conv_transpose2d, conv3d and max_pool2d build one geometry per call, forward and
+    backward together; the kernels only check their arrays against it."""
+    import tinygdl as tg
+    import tinygdl.nn.functional as F
+
+    calls = []
+    window_numbers = geometry_module._window_numbers
+    monkeypatch.setattr(geometry_module, "_window_numbers", lambda *a: calls.append(a) or window_numbers(*a))
+    def leaf(*shape):
+        return tg.randn(*shape, requires_grad=True)
+
+    runs = [lambda: F.conv2d(leaf(2, 3, 6, 6), leaf(4, 3, 3, 3), stride=2, padding=1),
+            lambda: F.conv_transpose2d(leaf(2, 4, 3, 3), leaf(4, 2, 4, 4), stride=2, padding=1),
+            lambda: F.conv3d(leaf(1, 2, 2, 4, 4), leaf(3, 2, 2, 3, 3), padding="same"),
+            lambda: F.max_pool2d(leaf(2, 3, 6, 6), 2)]
+    for run in runs:
+        calls.clear()
+        run().sum().backward()
+        assert len(calls) == 1
