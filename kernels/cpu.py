@@ -96,80 +96,86 @@ def _inside_positions(offset, stride, positions, size):
     return lo, max(min(hi, positions), lo)
 
 
-@njit(inline="always")
-def _tap(g, r):
-    """Row ``r`` of ``cols`` -> its channel and its tap's offsets ``(kz, ky, kx)``."""
-    taps = g.kd * g.kh * g.kw
-    c, tap = r // taps, r % taps
-    return c, tap // (g.kh * g.kw), (tap // g.kw) % g.kh, tap % g.kw
+@njit(cache=True)
+def _line_ranges(g):
+    """``[lo, hi)`` for each kernel column ``kx``: the window positions along a line whose tap
+    ``kx`` reads inside the image (``_inside_positions``), worked out once per call."""
+    ranges = np.empty((g.kw, 2), np.int64)
+    for kx in range(g.kw):
+        ranges[kx, 0], ranges[kx, 1] = _inside_positions(kx * g.dw - g.pl, g.sw, g.ow, g.w)
+    return ranges
 
 
 @_threaded
-def _im2col(x, g, cols):
-    # x and cols flat; g a VolGeometry (images are volumes one cell deep).  One task per (row of
-    # cols, volume): the row is one (channel, tap) pair, and the volume's od*oh*ow window
-    # positions are a contiguous stretch of it, one line of ow positions at a time.  Along a line
-    # the positions [lo, hi) read inside the volume (worked out once per task); the others read
-    # padding and get 0.
+def _im2col(x, g, ranges, cols):
+    # x and cols flat; g a VolGeometry (images are volumes one cell deep).  One task per
+    # (volume, channel) block of x: it fills that channel's kd*kh*kw rows of cols, one per tap,
+    # in the stretch of the block's volume (its od*oh*ow window positions, one line of ow
+    # positions at a time).  Along a line the positions [lo, hi) read inside the volume; the
+    # others read padding and get 0.
     length = g.n * g.od * g.oh * g.ow  # of a row of cols
     cells = g.d * g.h * g.w  # of a (volume, channel) block of x
-    for task in prange(g.c * g.kd * g.kh * g.kw * g.n):
-        r, n = task // g.n, task % g.n
-        c, kz, ky, kx = _tap(g, r)
-        offset = kx * g.dw - g.pl  # position ox reads cell ox*sw + offset of its line
-        lo, hi = _inside_positions(offset, g.sw, g.ow, g.w)
-        for oz in range(g.od):
-            iz = oz * g.sd + kz * g.dd - g.pf  # the line read (outside the volume: padding)
-            for oy in range(g.oh):
-                iy = oy * g.sh + ky * g.dh - g.pt
-                out = r * length + ((n * g.od + oz) * g.oh + oy) * g.ow
-                first, last = (lo, hi) if 0 <= iz < g.d and 0 <= iy < g.h else (0, 0)
-                line = (n * g.c + c) * cells + (iz * g.h + iy) * g.w + offset
-                for ox in range(first):
-                    cols[_at(out + ox)] = 0
-                if g.sw == 1:  # a plain copy, vectorised
-                    for ox in range(first, last):
-                        cols[_at(out + ox)] = x[_at(line + ox)]
-                else:
-                    for ox in range(first, last):
-                        cols[_at(out + ox)] = x[_at(line + ox * g.sw)]
-                for ox in range(last, g.ow):
-                    cols[_at(out + ox)] = 0
+    for block in prange(g.n * g.c):
+        n, c = block // g.c, block % g.c
+        r = c * g.kd * g.kh * g.kw  # the row of the first tap
+        for kz in range(g.kd):
+            for ky in range(g.kh):
+                for kx in range(g.kw):
+                    offset = kx * g.dw - g.pl  # position ox reads cell ox*sw + offset of its line
+                    for oz in range(g.od):
+                        iz = oz * g.sd + kz * g.dd - g.pf  # the line read (outside the volume: padding)
+                        for oy in range(g.oh):
+                            iy = oy * g.sh + ky * g.dh - g.pt
+                            out = r * length + ((n * g.od + oz) * g.oh + oy) * g.ow
+                            inside = 0 <= iz < g.d and 0 <= iy < g.h
+                            lo, hi = (ranges[kx, 0], ranges[kx, 1]) if inside else (0, 0)
+                            line = block * cells + (iz * g.h + iy) * g.w + offset
+                            for ox in range(lo):
+                                cols[_at(out + ox)] = 0
+                            if g.sw == 1:  # a plain copy, vectorised
+                                for ox in range(lo, hi):
+                                    cols[_at(out + ox)] = x[_at(line + ox)]
+                            else:
+                                for ox in range(lo, hi):
+                                    cols[_at(out + ox)] = x[_at(line + ox * g.sw)]
+                            for ox in range(hi, g.ow):
+                                cols[_at(out + ox)] = 0
+                    r += 1
 
 
 @_threaded
-def _col2im(cols, g, x):
+def _col2im(cols, g, ranges, x):
     # The adjoint of _im2col, with the same loops: every element of cols is added back into the
-    # cell it was read from.  One task per (volume, channel) block of x: only the rows of that
-    # channel, in that volume's stretch, write into it, so no two tasks write the same cell (no
-    # atomics), and each cell adds its terms in tap order, the same on every run.
+    # cell it was read from.  Only the task of a (volume, channel) block writes into it, so no
+    # two threads write the same cell (no atomics), and each cell adds its terms in tap order,
+    # the same on every run.
     length = g.n * g.od * g.oh * g.ow
     cells = g.d * g.h * g.w
-    taps = g.kd * g.kh * g.kw
     for block in prange(g.n * g.c):
         n, c = block // g.c, block % g.c
         for cell in range(cells):
             x[_at(block * cells + cell)] = 0
-        for r in range(c * taps, (c + 1) * taps):
-            _, kz, ky, kx = _tap(g, r)
-            offset = kx * g.dw - g.pl
-            lo, hi = _inside_positions(offset, g.sw, g.ow, g.w)
-            for oz in range(g.od):
-                iz = oz * g.sd + kz * g.dd - g.pf
-                if not 0 <= iz < g.d:
-                    continue
-                for oy in range(g.oh):
-                    iy = oy * g.sh + ky * g.dh - g.pt
-                    if not 0 <= iy < g.h:
-                        continue
-                    src = r * length + ((n * g.od + oz) * g.oh + oy) * g.ow
-                    line = block * cells + (iz * g.h + iy) * g.w + offset
-                    if g.sw == 1:
-                        for ox in range(lo, hi):
-                            x[_at(line + ox)] += cols[_at(src + ox)]
-                    else:
-                        for ox in range(lo, hi):
-                            x[_at(line + ox * g.sw)] += cols[_at(src + ox)]
+        r = c * g.kd * g.kh * g.kw
+        for kz in range(g.kd):
+            for ky in range(g.kh):
+                for kx in range(g.kw):
+                    offset = kx * g.dw - g.pl
+                    lo, hi = ranges[kx, 0], ranges[kx, 1]
+                    for oz in range(g.od):
+                        iz = oz * g.sd + kz * g.dd - g.pf
+                        for oy in range(g.oh):
+                            iy = oy * g.sh + ky * g.dh - g.pt
+                            if not (0 <= iz < g.d and 0 <= iy < g.h):
+                                continue
+                            src = r * length + ((n * g.od + oz) * g.oh + oy) * g.ow
+                            line = block * cells + (iz * g.h + iy) * g.w + offset
+                            if g.sw == 1:
+                                for ox in range(lo, hi):
+                                    x[_at(line + ox)] += cols[_at(src + ox)]
+                            else:
+                                for ox in range(lo, hi):
+                                    x[_at(line + ox * g.sw)] += cols[_at(src + ox)]
+                    r += 1
 
 
 def _volume(g):
@@ -182,7 +188,8 @@ def im2col(x, g):
     ``reference.im2col``.  Images run as volumes one cell deep."""
     check_shape(x, g.x_shape, "x", g)
     cols = np.empty(g.cols_shape, dtype=x.dtype)
-    _im2col(np.ascontiguousarray(x).reshape(-1), _volume(g), cols.reshape(-1))
+    v = _volume(g)
+    _im2col(np.ascontiguousarray(x).reshape(-1), v, _line_ranges(v), cols.reshape(-1))
     return cols
 
 
@@ -192,7 +199,8 @@ def col2im(cols, g):
     ``reference.col2im``."""
     check_shape(cols, g.cols_shape, "cols", g)
     x = np.empty(g.x_shape, dtype=cols.dtype)
-    _col2im(np.ascontiguousarray(cols).reshape(-1), _volume(g), x.reshape(-1))
+    v = _volume(g)
+    _col2im(np.ascontiguousarray(cols).reshape(-1), v, _line_ranges(v), x.reshape(-1))
     return x
 
 
