@@ -39,7 +39,7 @@ from . import tensor as autograd
 from .errors import ShapeError
 from .ops import creation
 from .ops.elementwise import _const, clip, sigmoid, sqrt, where
-from .ops.index import getitem
+from .ops.index import check_index_range, getitem
 from .ops.neural import log_softmax
 from .ops.shape import broadcast_to, reshape, sum_to
 from .tensor import Function, Tensor
@@ -203,16 +203,15 @@ def _clipped_log_probs(probs: Tensor, axis: int, eps: float) -> Tensor:
 def _pick(values: Tensor, labels, axis: int) -> Tensor:
     """``values[..., labels[...], ...]``: the entry of class ``labels`` along ``axis`` at every
     position; the result has the shape of ``labels`` (``values`` without ``axis``)."""
-    labels = labels.data if isinstance(labels, Tensor) else labels
-    labels = backend.to_device(labels, values.device)
+    labels = labels.data if isinstance(labels, Tensor) else backend.get_array_module(labels).asarray(labels)
     axis = axis % values.ndim
     positions = values.shape[:axis] + values.shape[axis + 1:]
     if labels.shape != positions or labels.dtype.kind not in "iu":
         raise ValueError(f"labels must be integers of shape {positions} (the logits' shape {values.shape} "
                          f"without the class axis {axis}), got {labels.dtype} of shape {labels.shape}")
     classes = values.shape[axis]
-    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= classes):
-        raise ValueError(f"labels must lie in [0, {classes}), got range [{int(labels.min())}, {int(labels.max())}]")
+    check_index_range(labels, classes, "labels", ValueError)  # host labels always; device ones when debugging
+    labels = backend.to_device(labels, values.device)
     xp = backend.get_array_module(labels)
     # One index array per axis, shaped to broadcast against the others (an open grid).
     grid = [xp.arange(n).reshape((-1,) + (1,) * (len(positions) - i - 1)) for i, n in enumerate(positions)]
@@ -292,9 +291,7 @@ def _index_losses(op: str, log_probs: Tensor, labels, axis: int, weight, ignore_
     kept = labels != ignore_index
     safe = xp.where(kept, labels, 0)
     classes = log_probs.shape[axis]
-    if safe.size and (int(safe.min()) < 0 or int(safe.max()) >= classes):
-        raise ValueError(f"{op}: class indices must lie in [0, {classes}) (or equal ignore_index={ignore_index}), "
-                         f"got the range [{int(labels.min())}, {int(labels.max())}]")
+    check_index_range(safe, classes, f"{op}: class indices", ValueError, f" (or equal ignore_index={ignore_index})")
     kept_w = _const(kept.astype(log_probs.dtype))
     w = kept_w if weight is None else getitem(weight, safe) * kept_w
     loss = -_pick(log_probs, safe, axis) * w

@@ -110,9 +110,10 @@ def _axes_of(array_index) -> int:
     return array_index.ndim if dtype is not None and dtype.kind == "b" else 1
 
 
-def check_index_range(index, high: int, what: str, error=IndexError) -> None:
+def check_index_range(index, high: int, what: str, error=IndexError, note: str = "") -> None:
     """Raise ``error`` if the integer array ``index`` holds a value outside [0, ``high``); the message
-    begins with ``what`` ("embedding: ids") and gives the range found.
+    begins with ``what`` ("embedding: ids"), adds ``note`` after the allowed range (" for an output of
+    4x4") and gives the range found.
 
     Host arrays are always checked: their values are at hand.  Device arrays only when the
     environment variable ``TINYGDL_DEBUG`` is set (to anything but 0): the check reads the minimum and
@@ -125,7 +126,7 @@ def check_index_range(index, high: int, what: str, error=IndexError) -> None:
         return
     low, top = int(index.min()), int(index.max())
     if low < 0 or top >= high:
-        raise error(f"{what} must lie in [0, {high}), got range [{low}, {top}]")
+        raise error(f"{what} must lie in [0, {high}){note}, got range [{low}, {top}]")
 
 
 def nonzero(x, as_tuple: bool = False):

@@ -7,7 +7,7 @@ from .. import backend
 from .. import tensor as _autograd
 from ..tensor import Function, Tensor
 from .elementwise import _const, exp
-from .index import getitem
+from .index import check_index_range, getitem
 from .reduce import sum
 
 _xp = backend.get_array_module  # numpy, or cupy for GPU arrays
@@ -61,9 +61,7 @@ def one_hot(labels, num_classes: int, dtype=None) -> Tensor:
     ids = xp.asarray(ids)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {ids.dtype}")
-    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= num_classes):
-        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), got range "
-                         f"[{int(ids.min())}, {int(ids.max())}]")
+    check_index_range(ids, num_classes, "one_hot: labels", ValueError)  # on a GPU only with TINYGDL_DEBUG=1
     dtype = backend.get_default_dtype() if dtype is None else dtype
     return _const((ids[..., None] == xp.arange(num_classes)).astype(dtype))
 
@@ -87,7 +85,5 @@ def embedding(ids, weight: Tensor) -> Tensor:
     ids = backend.to_device(ids.data if isinstance(ids, Tensor) else _xp(weight.data).asarray(ids), weight.device)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
-    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= weight.shape[0]):
-        raise IndexError(f"embedding: ids must lie in [0, {weight.shape[0]}), got range "
-                         f"[{int(ids.min())}, {int(ids.max())}]")
+    check_index_range(ids, weight.shape[0], "embedding: ids")  # on a GPU only with TINYGDL_DEBUG=1
     return getitem(weight, ids)
