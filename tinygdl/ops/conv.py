@@ -53,7 +53,7 @@ from .. import backend, kernels
 from ..errors import ShapeError
 from ..kernels.geometry import padding_pairs, pair, per_axis
 from ..tensor import Function, Tensor
-from .index import getitem
+from .index import check_index_range, getitem
 from .linalg import matmul
 from .movement import astype
 from .reduce import mean, sum
@@ -621,9 +621,7 @@ def max_unpool2d(x: Tensor, indices, kernel_size, stride=None, padding=0, output
     if output_size is None:
         output_size = tuple((n - 1) * s_ - 2 * p_ + k_ for n, s_, p_, k_ in zip(x.shape[2:], s, p, k))
     h, w = (int(v) for v in tuple(output_size)[-2:])
-    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= h * w):
-        raise ShapeError(f"{op}: indices must lie in [0, {h * w}) for an output of {h}x{w}, got the range "
-                         f"[{int(indices.min())}, {int(indices.max())}]")
+    check_index_range(indices, h * w, f"{op}: indices", ShapeError, f" for an output of {h}x{w}")
     n, c = x.shape[:2]
     xp = backend.get_array_module(indices)
     positions = (xp.arange(n * c).reshape(n, c, 1, 1) * (h * w) + indices).reshape(-1)
