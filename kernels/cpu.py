@@ -220,11 +220,14 @@ def _adam_update(param, grad, m, v, step_size, beta1, one_minus_beta1, beta2, on
 def adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale):
     """Numba Adam step, in place; same contract as ``reference.adam_update``.
 
-    The kernel walks the arrays as flat vectors, which are views only of contiguous arrays: for any
-    other layout the step falls back to the reference.
+    The kernel walks the arrays as flat vectors, which are views only of contiguous arrays.  A
+    gradient in another layout (the gradient of a weight used transposed) is copied first, one
+    pass; a parameter or moment that is not contiguous (never, for tinygdl's optimizers) falls
+    back to the reference.
     """
-    if not all(a.flags.c_contiguous for a in (param, grad, m, v)):
+    if not all(a.flags.c_contiguous for a in (param, m, v)):
         return _reference_adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale)
+    grad = np.ascontiguousarray(grad)
     # Scalars in the arrays' dtype keep float32 arithmetic in float32, as in the reference.
     scalars = (step_size, beta1, 1.0 - beta1, beta2, 1.0 - beta2, eps, v_scale)
     scalars = (param.dtype.type(s) for s in scalars)
