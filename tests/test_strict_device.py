@@ -386,6 +386,7 @@ STEP_SYNCS = {
     "dcgan": {},
     "gan": {},  # the replay buffer draws its indices on the device
     "wgan_gp": {},  # of its critic updates only the last one's losses are read back
+    "wgan": {},  # its generator's nearest upsampling decides its repeat path on the host (ops/conv.py _repeats)
     "pixelcnn_md": {},  # WeightNorm's flag, softplus's threshold: no reads
     "gpt": {},  # the token ids' range check, as cnn's labels'
 }
@@ -443,3 +444,11 @@ def test_index_range_checks_read_the_device_only_when_debugging(strict, monkeypa
     with record_host_reads() as reads, pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
         check_index_range(on_device, 4, "labels", ValueError)
     assert reads.by_place() == {"ops/index.py check_index_range (int)": 2}
+
+
+def test_nearest_interpolation_decides_its_path_without_reading_the_device(strict):
+    x = tg.randn(1, 2, 3, 4, device=DEVICE, requires_grad=True)
+    with record_host_reads() as reads:
+        for kwargs in (dict(scale_factor=2), dict(size=(6, 12)), dict(scale_factor=1.5), dict(size=(5, 7))):
+            tg.nn.functional.interpolate(x, **kwargs).sum().backward()
+    assert reads.syncs == 0, list(reads)

@@ -708,12 +708,27 @@ def _source_scale(n: int, out: int, scale_factor, align_corners: bool) -> float:
     return 1.0 / scale_factor if scale_factor is not None else n / out
 
 
-def _nearest_positions(n: int, out: int, scale_factor, like: Tensor):
+def _nearest_positions(n: int, out: int, scale_factor) -> np.ndarray:
     """The input cell each output cell copies in ``"nearest"`` mode: ``floor(i·scale)``, computed
-    in float32 as PyTorch's CPU kernel does (so that the rare cases on a boundary agree)."""
+    in float32 as PyTorch's CPU kernel does (so that the rare cases on a boundary agree), and as it
+    ``i`` for an unchanged size and ``i // 2`` for a doubled one whatever the scale factor (a factor
+    of 1.4 keeps 2 cells as they are; ``floor(1/1.4)`` would copy cell 0 twice).  A host array: it
+    depends on the sizes and the scale only."""
+    if out in (n, 2 * n):
+        return np.arange(out) // (out // n)
     scale = np.float32(_source_scale(n, out, scale_factor, False))
     positions = np.floor(np.arange(out, dtype=np.float32) * scale).astype(np.int64)
-    return backend.to_device(np.minimum(positions, n - 1), like.device)
+    return np.minimum(positions, n - 1)
+
+
+def _repeats(n: int, positions: np.ndarray) -> int:
+    """``r`` when the nearest ``positions`` copy each of the ``n`` input cells ``r`` times in a row
+    (``positions[i] = i // r``), else 0.  In practice: an integer scale factor ``r``, a size ``r·n``,
+    or any size of a one-cell axis (tests/ops/test_interpolate_repeats.py checks this against
+    PyTorch).  Compared on the host (the positions are host arrays), so deciding costs a GPU run
+    no read-back."""
+    r = len(positions) // n
+    return r if r * n == len(positions) and np.array_equal(positions, np.arange(len(positions)) // r) else 0
 
 
 def _linear_weights(n: int, out: int, scale_factor, align_corners: bool, like: Tensor) -> Tensor:
@@ -774,14 +789,16 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
     else:
         scales = (None, None)
     out = _output_pair(size, "size", op, x.shape[2:])
-    (h, w), xp = x.shape[2:], backend.get_array_module(x.data)
+    h, w = x.shape[2:]
     if mode == "bilinear":
         x = _as_float(x)
         a_h, a_w = (_linear_weights(n, o, s, bool(align_corners), x) for n, o, s in zip((h, w), out, scales))
         return matmul(matmul(a_h, x), transpose(a_w))
-    rows, cols = (_nearest_positions(n, o, s, x) for n, o, s in zip((h, w), out, scales))
-    if all(o % n == 0 and bool((p == xp.arange(o) // (o // n)).all()) for n, o, p in zip((h, w), out, (rows, cols))):
-        return Repeat(out[1] // w, 3)(Repeat(out[0] // h, 2)(x))  # every pixel r times: cheaper
+    rows, cols = (_nearest_positions(n, o, s) for n, o, s in zip((h, w), out, scales))
+    rh, rw = _repeats(h, rows), _repeats(w, cols)
+    if rh and rw:
+        return Repeat(rw, 3)(Repeat(rh, 2)(x))  # every pixel r times: cheaper than indexing
+    rows, cols = (backend.to_device(p, x.device) for p in (rows, cols))
     return getitem(x, (slice(None), slice(None), rows.reshape(-1, 1), cols.reshape(1, -1)))
 
 
