@@ -452,3 +452,22 @@ def test_nearest_interpolation_decides_its_path_without_reading_the_device(stric
         for kwargs in (dict(scale_factor=2), dict(size=(6, 12)), dict(scale_factor=1.5), dict(size=(5, 7))):
             tg.nn.functional.interpolate(x, **kwargs).sum().backward()
     assert reads.syncs == 0, list(reads)
+
+
+@pytest.mark.parametrize("op", ["prod", "cumprod"])
+def test_product_gradients_do_not_ask_the_device_for_zeros(strict, op):
+    """prod's and cumprod's gradients hold with zeros among the factors without a branch on whether
+    there are any, to the second order (PyTorch's for reference)."""
+    torch = pytest.importorskip("torch")
+    a = np.array([[1.5, 0.0, 2.0, -1.0], [0.5, 2.0, 0.0, 0.0], [1.0, 2.0, 3.0, 4.0]])
+    x, t = tg.Tensor(a, device=DEVICE, requires_grad=True), torch.tensor(a, requires_grad=True)
+    with record_host_reads() as reads:
+        (g,) = tg.grad(getattr(tg, op)(x, 1).sum(), [x], create_graph=True)  # the exact form
+        (gg,) = tg.grad((g * g).sum(), [x])
+        getattr(tg, op)(x, 1).sum().backward()  # the first-order form
+    assert reads.syncs == 0, list(reads)
+    (tgrad,) = torch.autograd.grad(getattr(torch, op)(t, 1).sum(), [t], create_graph=True)
+    (tgg,) = torch.autograd.grad((tgrad * tgrad).sum(), [t])
+    assert_close(g.numpy(), tgrad.detach().numpy())
+    assert_close(x.grad.numpy(), tgrad.detach().numpy())
+    assert_close(gg.numpy(), tgg.numpy())

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 
 from .. import backend
+from .. import tensor as _autograd
 from ..errors import ConfigError, ShapeError
-from ..tensor import Function, Tensor, _tensors
+from ..tensor import Function, Tensor
 from .elementwise import _const, _floating, exp, log, sqrt, where
 from .index import getitem
 from .movement import astype
@@ -130,9 +131,10 @@ def std_mean(x: Tensor, axis=None, keepdims: bool = False, ddof=None, *, correct
 
 
 class Prod(Function):
-    """Product over axes.  ∂y/∂x_i is the product of the *other* elements: ``y / x_i`` when no x is
-    zero; in general (zeros included) the product of everything before x_i times everything after
-    it, two exclusive cumulative products (Tensor ops, so twice differentiable)."""
+    """Product over axes.  ∂y/∂x_i is the product of the *other* elements: the product of everything
+    before x_i times everything after it, two exclusive cumulative products (Tensor ops, so twice
+    differentiable).  Unlike ``y / x_i`` it holds where some x are zero, so no branch has to read
+    back from a GPU whether any is (and it does not lose digits to the division)."""
 
     def __init__(self, axes, keepdims):
         self.axes, self.keepdims = axes, keepdims
@@ -142,10 +144,7 @@ class Prod(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
-        g = _expand_back(gy, x.shape, self.axes)
-        if bool((x.data != 0).all()):
-            return g * _expand_back(self.output(), x.shape, self.axes) / x
-        return g * _product_of_others(x, self.axes)
+        return _expand_back(gy, x.shape, self.axes) * _product_of_others(x, self.axes)
 
 
 def _product_of_others(x: Tensor, axes) -> Tensor:
@@ -225,7 +224,7 @@ class Cumsum(Function):
 
     def backward(self, gy):
         # y_j = sum_{i<=j} x_i, so dL/dx_i = sum_{j>=i} dL/dy_j: a cumsum running backwards.
-        return flip(cumsum(flip(gy, self.axis), self.axis), self.axis)
+        return _reverse_cumsum(gy, self.axis)
 
 
 class Cumprod(Function):
@@ -236,30 +235,52 @@ class Cumprod(Function):
         return a.cumprod(axis=self.axis)
 
     def backward(self, gy):
-        # y_j = prod_{k<=j} x_k, so dL/dx_i = sum_{j>=i} dL/dy_j * y_j / x_i when no x is zero.
+        # y_j = Π_{k≤j} x_k, so ∂L/∂x_i = Σ_{j≥i} g_j·Π_{k≤j, k≠i} x_k.  Neither form below asks the
+        # data whether some x is zero (which would read it back from a GPU); which one runs depends on
+        # whether this gradient will itself be differentiated (create_graph: grad mode is on).
         x = self.inputs[0]
-        if bool((x.data != 0).all()):
-            y = self.output()
-            return flip(cumsum(flip(gy * y, self.axis), self.axis), self.axis) / x
-        return _cumprod_grad_with_zeros(x, gy, self.axis)
+        if _autograd.is_grad_enabled():
+            return _cumprod_grad_exact(x, gy, self.axis)
+        return _cumprod_grad(x, gy, self.output(), self.axis)
 
 
-def _cumprod_grad_with_zeros(x: Tensor, gy: Tensor, axis: int) -> Tensor:
-    """Exact gradient when some x are zero: for each position i, recompute the cumulative product
-    with x_i replaced by 1 (the product of the other factors) — O(n²), used only in this case."""
+def _cumprod_grad(x: Tensor, gy: Tensor, y: Tensor, axis: int) -> Tensor:
+    """The gradient of ``cumprod`` in O(n), zeros included.  With z the first zero of a line:
+
+        i < z:  Σ_{j≥i} g_j·y_j / x_i   (y_j = 0 from z on, so the sum stops at z by itself)
+        i = z:  Π_{k<z} x_k · Σ_{j≥z} g_j·Π_{z<k≤j} x_k
+        i > z:  0                       (every product holds x_z = 0)
+
+    Right in value, but not as a function of x: past z it is 0, whose derivative in x_z is not; so it
+    serves first-order gradients only."""
+    zeros = x.data == 0
+    seen = zeros.cumsum(axis=axis)  # the zeros up to and including i
+    before, first = seen == 0, zeros & (seen == 1)
+    x_before = where(before, x, 1.0)  # x_i before the first zero, 1 from it on
+    x_after = where(before | first, 1.0, x)  # x_i after the first zero, 1 up to it
+    at_before = _reverse_cumsum(gy * y, axis) / x_before
+    at_first = cumprod(x_before, axis) * _reverse_cumsum(gy * cumprod(x_after, axis), axis)
+    return where(before, at_before, 0.0) + where(first, at_first, 0.0)
+
+
+def _cumprod_grad_exact(x: Tensor, gy: Tensor, axis: int) -> Tensor:
+    """The gradient of ``cumprod`` as a function of x that can be differentiated again, zeros
+    included: for each position i, the cumulative product with x_i replaced by 1 (the product of the
+    other factors), O(n²); for gradients of gradients only."""
     xp, n = _xp(x.data), x.shape[axis]
     columns = []
     for i in range(n):
         is_i = xp.zeros((n,) + (1,) * (x.ndim - axis - 1), dtype=bool)
         is_i[i] = True
-        others = cumprod(_where_const(is_i, 1.0, x), axis)  # prod_{k<=j, k!=i} x_k
+        others = cumprod(where(is_i, 1.0, x), axis)  # Π_{k≤j, k≠i} x_k
         tail = (slice(None),) * axis + (slice(i, None),)
         columns.append(sum(getitem(gy, tail) * getitem(others, tail), axis, keepdims=True))
     return concatenate(columns, axis)
 
 
-def _where_const(mask, value, x: Tensor) -> Tensor:
-    return where(mask, _tensors((value, x))[0], x)
+def _reverse_cumsum(x: Tensor, axis: int) -> Tensor:
+    """``Σ_{j≥i} x_j`` along ``axis``: a cumsum running backwards."""
+    return flip(cumsum(flip(x, axis), axis), axis)
 
 
 def cumsum(x: Tensor, axis: int | None = 0) -> Tensor:
