@@ -471,3 +471,25 @@ def test_product_gradients_do_not_ask_the_device_for_zeros(strict, op):
     assert_close(g.numpy(), tgrad.detach().numpy())
     assert_close(x.grad.numpy(), tgrad.detach().numpy())
     assert_close(gg.numpy(), tgg.numpy())
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_gradient_clipping_reads_nothing_back(strict, max_norm):
+    from tinygdl import optim
+    from tinygdl.nn import Parameter
+
+    grads = [np.random.default_rng(i).standard_normal(shape) for i, shape in enumerate([(3, 4), (5,), (2, 2)])]
+    on_cpu = [Parameter(np.zeros(g.shape)) for g in grads]
+    on_device = [Parameter(np.zeros(g.shape)).to(DEVICE) for g in grads]
+    for p, q, g in zip(on_cpu, on_device, grads):
+        p.grad, q.grad = tg.Tensor(g), tg.Tensor(g, device=DEVICE)
+    expected = optim.clip_grad_norm_(on_cpu, max_norm)
+    with record_host_reads() as reads:
+        total = optim.clip_grad_norm_(on_device, max_norm)
+        optim.clip_grad_value_(on_device, 0.3)
+    assert reads.syncs == 0, list(reads)
+    assert total.device == tg.device(DEVICE) and total.item() == pytest.approx(expected.item(), rel=1e-12)
+    optim.clip_grad_value_(on_cpu, 0.3)
+    for p, q in zip(on_cpu, on_device):
+        assert q.grad.device == tg.device(DEVICE)
+        assert_close(q.grad.numpy(), p.grad.numpy(), rtol=1e-12)

@@ -18,25 +18,26 @@ def _with_grads(params) -> list[Tensor]:
     return [p for p in params if p.grad is not None]
 
 
-def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0) -> float:
+def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0) -> Tensor:
     """Rescale all gradients together so that their joint norm is at most ``max_norm``.
 
     The joint norm is that of all gradients concatenated into one vector,
-    ``‖g‖ = (Σ_params ‖g_p‖^p)^(1/p)`` (``norm_type=math.inf``: the largest |g|).  If it exceeds
-    ``max_norm`` every gradient is multiplied by ``max_norm/(‖g‖ + 1e-6)`` (PyTorch's formula), so the
-    direction of the update is kept.  Returns the norm measured before clipping (useful to log).
+    ``‖g‖ = (Σ_params ‖g_p‖^p)^(1/p)`` (``norm_type=math.inf``: the largest |g|).  Every gradient is
+    multiplied by ``min(1, max_norm/(‖g‖ + 1e-6))`` (PyTorch's formula), so the direction of the update
+    is kept.  Returns the norm measured before clipping as a 0-d tensor on the gradients' device, as
+    PyTorch does: nothing is read back from a GPU here (no "is it above the limit?" branch either);
+    ``.item()`` of the result, to log it, is the one read.
     """
     params = _with_grads(params)
     if not params:
-        return 0.0
-    norms = [float(backend.get_array_module(p.grad.data).linalg.norm(p.grad.data.ravel(), norm_type))
-             for p in params]
-    total = max(norms) if norm_type == math.inf else math.fsum(n**norm_type for n in norms) ** (1 / norm_type)
-    scale = max_norm / (total + 1e-6)
-    if scale < 1:
-        for p in params:
-            p.grad = Tensor._wrap(p.grad.data * scale)
-    return total
+        return Tensor(0.0)
+    xp = backend.get_array_module(params[0].grad.data)
+    norms = xp.stack([xp.linalg.norm(p.grad.data.ravel(), norm_type) for p in params])
+    total = norms.max() if norm_type == math.inf else xp.linalg.norm(norms, norm_type)
+    scale = xp.minimum(max_norm / (total + 1e-6), 1.0)  # 1: within the limit, the gradients stay as they are
+    for p in params:
+        p.grad = Tensor._wrap(p.grad.data * scale.astype(p.grad.dtype))
+    return Tensor._wrap(total)
 
 
 def clip_grad_value_(params, clip_value: float) -> None:
