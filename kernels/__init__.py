@@ -6,7 +6,8 @@ Flavours
 ``"numba"``  compiled CPU loops (``cpu.py``), used when Numba imports and its JIT is on;
 ``"cupy"``   CUDA kernels (``cuda.py``), used for CuPy arrays.
 
-The public functions (``im2col``, ``col2im``, ``adam_update``, ``leaky_relu``, ``leaky_relu_grad``)
+The public functions (``im2col``, ``col2im``, ``adam_update``, ``leaky_relu``, ``leaky_relu_grad``,
+``batch_norm``, ``batch_norm_grad``)
 look at their array arguments on every call: CuPy arrays go to ``"cupy"``; NumPy arrays go to
 ``"numba"`` when it is available, else to ``"numpy"``.  The choice for NumPy arrays can be forced,
 at any time, with ``set_preference("numpy")`` or the environment variable ``TINYGDL_KERNELS=numpy``
@@ -50,6 +51,8 @@ __all__ = [
     "VolGeometry",
     "NUMBA_MIN_SIZE",
     "adam_update",
+    "batch_norm",
+    "batch_norm_grad",
     "col2im",
     "conv_geometry",
     "flavours",
@@ -69,7 +72,8 @@ ENV_VAR = "TINYGDL_KERNELS"
 _CPU_FLAVOURS = ("numpy", "numba")
 
 # The smallest arrays (elements of the first array argument) that go to Numba when nothing is forced.
-NUMBA_MIN_SIZE = {"adam_update": 1 << 18, "leaky_relu": 1 << 16, "leaky_relu_grad": 1 << 16}
+NUMBA_MIN_SIZE = {"adam_update": 1 << 18, "leaky_relu": 1 << 16, "leaky_relu_grad": 1 << 16, "batch_norm": 1 << 16,
+                  "batch_norm_grad": 1 << 16}
 
 _preference: str | None = None
 
@@ -177,6 +181,18 @@ def adam_update(param, grad, m, v, step_size, beta1, beta2, eps, v_scale):
 def leaky_relu(x, slope):
     """``x`` where ``x > 0``, else ``slope * x`` (a new array)."""
     return get("leaky_relu", x)(x, slope)
+
+
+def batch_norm(x, weight, bias, eps):
+    """Training-mode batch norm of ``x`` (N, C, ...): ``(y, mean, var)``, ``mean`` and ``var`` (biased)
+    the (C,) statistics of this batch, ``y = (x − mean)·weight/sqrt(var + eps) + bias``."""
+    return get("batch_norm", x)(x, weight, bias, eps)
+
+
+def batch_norm_grad(x, gy, weight, mean, inv_std):
+    """``(gx, gweight, gbias)``: the gradients of ``batch_norm`` for the output gradient ``gy``, from
+    its ``mean`` and ``inv_std = 1/sqrt(var + eps)``."""
+    return get("batch_norm_grad", x, gy)(x, gy, weight, mean, inv_std)
 
 
 def leaky_relu_grad(x, gy, slope):

@@ -48,7 +48,7 @@ if "NUMBA_THREADING_LAYER" not in os.environ:  # see the module docstring; must 
     numba.config.THREADING_LAYER = "workqueue"
 
 
-def _threaded(loops):
+def _threaded(loops=None, *, fastmath=False):
     """``loops`` compiled twice: with ``parallel=True``, and serially (``prange`` is then ``range``),
     the serial build run whenever Numba is set to one thread.
 
@@ -57,11 +57,13 @@ def _threaded(loops):
     thread waits for a core (50 ms seen for one Adam step of a DCGAN).  One thread needs no pool.
     The serial twin has its own name, so that Numba's on-disk cache keeps the two builds apart.
     """
-    parallel = njit(parallel=True, cache=True)(loops)
+    if loops is None:  # used as @_threaded(fastmath=...)
+        return functools.partial(_threaded, fastmath=fastmath)
+    parallel = njit(parallel=True, cache=True, fastmath=fastmath)(loops)
     twin = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_serial", loops.__defaults__,
                               loops.__closure__)
     twin.__qualname__ = loops.__qualname__ + "_serial"
-    serial = njit(cache=True, error_model="numpy")(twin)
+    serial = njit(cache=True, error_model="numpy", fastmath=fastmath)(twin)
 
     @functools.wraps(loops)
     def launch(*args):
@@ -202,6 +204,85 @@ def col2im(cols, g):
     v = _volume(g)
     _col2im(np.ascontiguousarray(cols).reshape(-1), v, _line_ranges(v), x.reshape(-1))
     return x
+
+
+# --------------------------------------------------------------------------- batch norm (training mode)
+
+# The per-channel sums run in float64 and may be reassociated ("reassoc": LLVM then keeps several
+# partial sums in vector registers); that is the only fast-math freedom given.
+_SUMS = {"reassoc"}
+
+
+@_threaded(fastmath=_SUMS)
+def _batch_norm(x, weight, bias, eps, y, mean, var):
+    # x and y (N, C, S): one task per channel, three passes over it as in the reference: the mean,
+    # the mean squared deviation from it, then y.
+    n, channels, size = x.shape
+    count = n * size
+    for c in prange(channels):
+        total = 0.0
+        for i in range(n):
+            for s in range(size):
+                total += x[i, c, s]
+        mu = total / count
+        squares = 0.0
+        for i in range(n):
+            for s in range(size):
+                d = x[i, c, s] - mu
+                squares += d * d
+        v = squares / count
+        scale = weight[c] / np.sqrt(v + eps)
+        for i in range(n):
+            for s in range(size):
+                y[i, c, s] = (x[i, c, s] - mu) * scale + bias[c]
+        mean[c], var[c] = mu, v
+
+
+@_threaded(fastmath=_SUMS)
+def _batch_norm_grad(x, gy, weight, mean, inv_std, gx, gweight, gbias):
+    # One task per channel, two passes: the two sums, then gx (the formula of reference.batch_norm_grad).
+    n, channels, size = x.shape
+    count = n * size
+    for c in prange(channels):
+        mu = mean[c]
+        sum_gy, sum_gy_centered = 0.0, 0.0
+        for i in range(n):
+            for s in range(size):
+                g = gy[i, c, s]
+                sum_gy += g
+                sum_gy_centered += g * (x[i, c, s] - mu)
+        scale = weight[c] * inv_std[c]
+        per_centered = scale * inv_std[c] * inv_std[c] * sum_gy_centered / count
+        shift = scale * sum_gy / count
+        for i in range(n):
+            for s in range(size):
+                gx[i, c, s] = gy[i, c, s] * scale - (x[i, c, s] - mu) * per_centered - shift
+        gweight[c], gbias[c] = sum_gy_centered * inv_std[c], sum_gy
+
+
+def _as_nc_s(a):
+    """(N, C, ...) -> a contiguous (N, C, S) view or copy."""
+    return np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1], -1)
+
+
+@register("batch_norm", "numba")
+def batch_norm(x, weight, bias, eps):
+    """Numba ``batch_norm``; same contract as ``reference.batch_norm``."""
+    y = np.empty(x.shape, dtype=x.dtype)
+    mean, var = (np.empty(x.shape[1], dtype=x.dtype) for _ in range(2))
+    _batch_norm(_as_nc_s(x), np.ascontiguousarray(weight), np.ascontiguousarray(bias), x.dtype.type(eps),
+                y.reshape(_as_nc_s(x).shape), mean, var)
+    return y, mean, var
+
+
+@register("batch_norm_grad", "numba")
+def batch_norm_grad(x, gy, weight, mean, inv_std):
+    """Numba ``batch_norm_grad``; same contract as ``reference.batch_norm_grad``."""
+    gx = np.empty(x.shape, dtype=gy.dtype)
+    gweight, gbias = (np.empty(x.shape[1], dtype=gy.dtype) for _ in range(2))
+    _batch_norm_grad(_as_nc_s(x), _as_nc_s(gy), np.ascontiguousarray(weight), np.ascontiguousarray(mean),
+                     np.ascontiguousarray(inv_std), gx.reshape(_as_nc_s(x).shape), gweight, gbias)
+    return gx, gweight, gbias
 
 
 # --------------------------------------------------------------------------- fused element-wise kernels

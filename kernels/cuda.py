@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from . import reference
 from .geometry import VolGeometry, check_shape
 from .registry import register
 
@@ -252,3 +253,8 @@ def leaky_relu(x, slope):
 def leaky_relu_grad(x, gy, slope):
     """CuPy ``leaky_relu_grad``; same contract as ``reference.leaky_relu_grad``."""
     return _leaky_relu_grad_kernel()(x, gy, gy.dtype.type(slope))
+
+
+# Batch norm: the reference's reductions and element-wise passes already run as CuPy's own kernels.
+register("batch_norm", "cupy")(reference.batch_norm)
+register("batch_norm_grad", "cupy")(reference.batch_norm_grad)

@@ -115,3 +115,53 @@ def leaky_relu_grad(x, gy, slope):
     """The gradient of ``leaky_relu`` at ``x`` times ``gy``: ``gy`` where ``x > 0``, else ``slope * gy``."""
     xp = get_array_module(x)
     return xp.where(x > 0, gy, gy * float(slope))
+
+
+# --------------------------------------------------------------------------- batch norm (training mode)
+
+
+def _channel_axes(x):
+    """The axes of an (N, C, ...) array that a channel's statistics run over, and the (1, C, 1, ...)
+    shape that broadcasts one value per channel."""
+    return (0,) + tuple(range(2, x.ndim)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+@register("batch_norm", "numpy")
+def batch_norm(x, weight, bias, eps):
+    """Batch norm of ``x`` (N, C, ...) with this batch's statistics: ``(y, mean, var)``, where
+    ``mean`` and ``var`` (biased) are the (C,) statistics of each channel and
+    ``y = (x − mean)·weight/sqrt(var + eps) + bias``.  The variance is the mean of the squared
+    deviations from the mean (two passes), not E[x²] − E[x]², which cancels badly in float32.
+    """
+    xp = get_array_module(x)
+    axes, shape = _channel_axes(x)
+    mean = x.mean(axis=axes, keepdims=True)
+    y = x - mean  # the one full-size array: centred, then scaled and shifted in place
+    var = (y * y).mean(axis=axes, keepdims=True)
+    y *= weight.reshape(shape) / xp.sqrt(var + eps)
+    y += bias.reshape(shape)
+    return y, mean.reshape(-1), var.reshape(-1)
+
+
+@register("batch_norm_grad", "numpy")
+def batch_norm_grad(x, gy, weight, mean, inv_std):
+    """The gradients ``(gx, gweight, gbias)`` of ``batch_norm`` given ``gy``, from its saved
+    ``mean`` and ``inv_std = 1/sqrt(var + eps)`` (C,).  With ``x̂ = (x − mean)·inv_std``, sums over
+    every axis but the channel's and m values per channel::
+
+        gbias = Σ gy,   gweight = Σ gy·x̂,   gx = weight·inv_std · (gy − gbias/m − x̂·gweight/m)
+    """
+    xp = get_array_module(x)
+    axes, shape = _channel_axes(x)
+    m = x.size // x.shape[1]
+    mean, inv_std = mean.reshape(shape), inv_std.reshape(shape)
+    centered = x - mean
+    gx = gy * centered
+    sum_gy_centered = gx.sum(axis=axes, keepdims=True)  # Σ gy·(x − mean) = gweight/inv_std
+    gbias = gy.sum(axis=axes, keepdims=True)
+    scale = weight.reshape(shape) * inv_std
+    xp.multiply(gy, scale, out=gx)
+    centered *= scale * inv_std * inv_std * sum_gy_centered / m  # x̂ · (weight·inv_std) · gweight/m
+    gx -= centered
+    gx -= scale * gbias / m
+    return gx, (sum_gy_centered * inv_std).reshape(-1), gbias.reshape(-1)

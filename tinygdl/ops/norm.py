@@ -19,7 +19,7 @@ the affine map is ordinary ops.  Default ε is 1e-3, Keras's (the book's); PyTor
 
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, kernels
 from ..tensor import Function, Tensor, is_grad_enabled, no_grad
 from .elementwise import _const
 from .reduce import mean, sum
@@ -72,52 +72,37 @@ class Standardize(Function):
 class BatchNormTraining(Function):
     """``y = γ·(x − μ)/σ + β`` with the batch's statistics, in one Function (training mode, with γ
     and β): ``Standardize`` and the affine ops computed the same thing in five passes and five
-    full-size arrays; this forward makes one array (``x − μ``, scaled and shifted in place).
+    full-size arrays; this forward is one kernel (``kernels.batch_norm``: a NumPy reference of
+    three passes and one array, a Numba loop per channel, CuPy's reductions).
 
     Backward, with ``x̂ = (x − μ)/σ``, the sums over every axis but the channel's, and m values per
     channel (the ``Standardize`` formula with ``γ·g`` for ``g``)::
 
         dβ = Σ g,   dγ = Σ g·x̂,   dx = (γ/σ) · (g − dβ/m − x̂ · dγ/m)
 
-    computed on the saved arrays; when the backward is itself recorded (double backward), the same
-    formula runs with ops on ``x``, so that its dependence on ``x`` and ``γ`` is differentiated too.
-    After forward, ``mean`` and ``var`` (biased) hold the statistics, as ``Standardize``'s.
+    computed by ``kernels.batch_norm_grad`` on the saved statistics; when the backward is itself
+    recorded (double backward), the same formula runs with ops on ``x``, so that its dependence on
+    ``x`` and ``γ`` is differentiated too.  After forward, ``mean`` and ``var`` (biased, (C,)) hold
+    the statistics, for the running averages.
     """
 
     def __init__(self, eps):
         self.eps = eps
 
     def forward(self, x, weight, bias):
-        self.axes = (0,) + tuple(range(2, x.ndim))
-        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        self.mean = x.mean(axis=self.axes, keepdims=True)
-        centered = x - self.mean
-        self.var = (centered * centered).mean(axis=self.axes, keepdims=True)
+        y, self.mean, self.var = kernels.batch_norm(x, weight, bias, self.eps)
         self.inv_std = 1.0 / backend.get_array_module(x).sqrt(self.var + self.eps)
-        centered *= weight.reshape(shape) * self.inv_std  # y = (x − μ)·γ/σ + β, in the one array
-        centered += bias.reshape(shape)
-        return centered
+        return y
 
     def backward(self, gy):
         if is_grad_enabled():
             return self._recorded_backward(gy)
-        x, weight, g = self.inputs[0].data, self.inputs[1].data, gy.data
-        axes, inv_std = self.axes, self.inv_std
-        m = x.size // x.shape[1]
-        centered = x - self.mean
-        gx = g * centered
-        sum_g_centered = gx.sum(axis=axes, keepdims=True)          # Σ g·(x − μ) = σ·dγ
-        sum_g = g.sum(axis=axes, keepdims=True)                     # dβ
-        scale = weight.reshape(inv_std.shape) * inv_std             # γ/σ
-        backend.get_array_module(g).multiply(g, scale, out=gx)
-        centered *= scale * inv_std * inv_std * sum_g_centered / m  # x̂·(γ/σ)·dγ/m
-        gx -= centered
-        gx -= scale * sum_g / m
-        return (_const(gx), _const((sum_g_centered * inv_std).reshape(-1)), _const(sum_g.reshape(-1)))
+        x, weight = self.inputs[0].data, self.inputs[1].data
+        return tuple(_const(g) for g in kernels.batch_norm_grad(x, gy.data, weight, self.mean, self.inv_std))
 
     def _recorded_backward(self, gy):
         x, weight = self.inputs[0], self.inputs[1]
-        axes = self.axes
+        axes = (0,) + tuple(range(2, x.ndim))
         centered = x - mean(x, axes, keepdims=True)
         inv_std = (mean(centered * centered, axes, keepdims=True) + self.eps) ** -0.5
         x_hat = centered * inv_std
