@@ -610,8 +610,7 @@ def max_unpool2d(x: Tensor, indices, kernel_size, stride=None, padding=0, output
     ``output_size`` ((H, W), or a shape ending in them) where several input sizes pool alike.
     """
     op = "max_unpool2d"
-    indices = indices.data if isinstance(indices, Tensor) else indices
-    indices = backend.to_device(indices, x.device)
+    indices = indices.data if isinstance(indices, Tensor) else backend.get_array_module(indices).asarray(indices)
     if x.ndim != 4 or tuple(indices.shape) != x.shape:
         raise ShapeError(f"{op}: expected an input (N, C, oh, ow) and indices of the same shape, got "
                          f"{x.shape} and {tuple(indices.shape)}")
@@ -621,7 +620,9 @@ def max_unpool2d(x: Tensor, indices, kernel_size, stride=None, padding=0, output
     if output_size is None:
         output_size = tuple((n - 1) * s_ - 2 * p_ + k_ for n, s_, p_, k_ in zip(x.shape[2:], s, p, k))
     h, w = (int(v) for v in tuple(output_size)[-2:])
+    # host indices are checked (before they move to x's device), device ones with TINYGDL_DEBUG=1
     check_index_range(indices, h * w, f"{op}: indices", ShapeError, f" for an output of {h}x{w}")
+    indices = backend.to_device(indices, x.device)
     n, c = x.shape[:2]
     xp = backend.get_array_module(indices)
     positions = (xp.arange(n * c).reshape(n, c, 1, 1) * (h * w) + indices).reshape(-1)

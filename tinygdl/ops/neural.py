@@ -82,8 +82,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool | None = None) -> Tensor:
 def embedding(ids, weight: Tensor) -> Tensor:
     """Rows of ``weight`` selected by integer ``ids`` (any shape) -> shape ids.shape + (dim,).
     The gradient scatters back into the selected rows, summing repeated ids."""
-    ids = backend.to_device(ids.data if isinstance(ids, Tensor) else _xp(weight.data).asarray(ids), weight.device)
+    ids = ids.data if isinstance(ids, Tensor) else _xp(ids).asarray(ids)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
-    check_index_range(ids, weight.shape[0], "embedding: ids")  # on a GPU only with TINYGDL_DEBUG=1
-    return getitem(weight, ids)
+    check_index_range(ids, weight.shape[0], "embedding: ids")  # host ids always; device ones when debugging
+    return getitem(weight, backend.to_device(ids, weight.device))
