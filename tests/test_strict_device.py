@@ -492,3 +492,16 @@ def test_gradient_clipping_reads_nothing_back(strict, max_norm):
     for p, q in zip(on_cpu, on_device):
         assert q.grad.device == tg.device(DEVICE)
         assert_close(q.grad.numpy(), p.grad.numpy(), rtol=1e-12)
+
+
+def test_host_indices_are_checked_before_they_move_to_the_device(strict, monkeypatch):
+    monkeypatch.delenv("TINYGDL_DEBUG", raising=False)
+    functional = tg.nn.functional
+    with record_host_reads() as reads:
+        with pytest.raises(IndexError, match=r"embedding: ids must lie in \[0, 4\), got range \[0, 5\]"):
+            functional.embedding([0, 5], tg.randn(4, 3, device=DEVICE))
+        with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got range \[0, 3\]"):
+            tg.losses.sparse_categorical_cross_entropy_with_logits(tg.randn(2, 3, device=DEVICE), np.array([0, 3]))
+        with pytest.raises(ShapeError, match=r"indices must lie in \[0, 16\) for an output of 4x4"):
+            functional.max_unpool2d(tg.randn(1, 1, 2, 2, device=DEVICE), np.full((1, 1, 2, 2), 16), 2)
+    assert reads.syncs == 0
