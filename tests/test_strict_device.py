@@ -47,6 +47,12 @@ OP_SAMPLE = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _device_checks_off(monkeypatch):
+    """TINYGDL_DEBUG turns on the index range checks of device arrays, which read them back."""
+    monkeypatch.delenv("TINYGDL_DEBUG", raising=False)
+
+
 @pytest.fixture
 def strict():
     with strict_device() as module:
@@ -163,14 +169,15 @@ def check_op_on_strict_device(spec) -> None:
             else:
                 assert_close(d, c, rtol=1e-10, atol=1e-12, msg=f"{spec.id} case {case}")
         if spec.op != "to_device_op":
-            _assert_no_transfer(spec.id)
+            _assert_no_host_reads(spec.id)
 
 
-def _assert_no_transfer(key: str) -> None:
-    """No op or layer copies device data to the host (a bool/int/float read of one value, a device
-    synchronisation, is allowed: index checks and data-dependent branches need them)."""
-    transfers = [read for read in HOST_READS[key] if read.endswith(("(get)", "(tolist)"))]
-    assert not transfers, f"{key} copies device data to the host at {transfers}"
+def _assert_no_host_reads(key: str) -> None:
+    """No op or layer reads device data back to the host: no copy, and no bool/int/float read of one
+    value either (a device synchronisation: index range checks run on a GPU only with TINYGDL_DEBUG=1,
+    and no branch asks the data).  Before that was so, 53 table entries read (one_hot, embedding,
+    max_unpool2d, the class-index losses, prod, cumprod, nearest interpolate)."""
+    assert not HOST_READS[key], f"{key} reads device data back to the host at {HOST_READS[key]}"
 
 
 def _op_params(ids=None):
@@ -238,7 +245,7 @@ def check_layer_on_strict_device(spec) -> None:
             assert d.shape == c.shape and np.isfinite(d).all()
         else:
             assert_close(d, c, rtol=1e-9, atol=1e-11, msg=spec.id)
-    _assert_no_transfer(spec.id)
+    _assert_no_host_reads(spec.id)
 
 
 RANDOM_LAYERS = {"Dropout", "GaussianNoise", "Sampling"}
@@ -391,8 +398,7 @@ STEP_SYNCS: dict[str, dict[str, int]] = {}
 
 
 @pytest.mark.parametrize("name", zoo.names())
-def test_a_training_step_reads_the_device_only_to_log(name, monkeypatch):
-    monkeypatch.delenv("TINYGDL_DEBUG", raising=False)  # debugging turns the device's index range checks on
+def test_a_training_step_reads_the_device_only_to_log(name):
     zoo_step(name)
     reads = HOST_READS[name]
     hidden = reads.by_place(leave_out=LOGGING)
@@ -435,7 +441,6 @@ def test_index_range_checks_read_the_device_only_when_debugging(strict, monkeypa
     with pytest.raises(IndexError, match=r"ids must lie in \[0, 4\), got range \[0, 5\]"):
         check_index_range(np.array([0, 5]), 4, "ids")  # on the host: always
     on_device = backend.to_device(np.array([0, 5]), DEVICE)
-    monkeypatch.delenv("TINYGDL_DEBUG", raising=False)
     with record_host_reads() as reads:
         check_index_range(on_device, 4, "ids")  # on the device: skipped, no synchronisation
     assert reads.syncs == 0
@@ -494,8 +499,7 @@ def test_gradient_clipping_reads_nothing_back(strict, max_norm):
         assert_close(q.grad.numpy(), p.grad.numpy(), rtol=1e-12)
 
 
-def test_host_indices_are_checked_before_they_move_to_the_device(strict, monkeypatch):
-    monkeypatch.delenv("TINYGDL_DEBUG", raising=False)
+def test_host_indices_are_checked_before_they_move_to_the_device(strict):
     functional = tg.nn.functional
     with record_host_reads() as reads:
         with pytest.raises(IndexError, match=r"embedding: ids must lie in \[0, 4\), got range \[0, 5\]"):
