@@ -5,8 +5,9 @@
 same networks in PyTorch with the tinygdl models' weights.  Every random draw is made outside and
 fed to both engines: MuseGAN's noise and penalty α through ``FedDraws`` (tinygdl's ``MuseGANStep``
 reads them through ``draw_noise``/``draw_alpha``, the twin step takes them as arguments), the
-Transformer's dropout masks through ``FixedDropout``.  Keras's "same" padding is applied with
-``F.pad`` before PyTorch's convolutions (the critic's k(1,3,1) s(1,2,1) pads 0 before, 1 after).
+Transformer's dropout masks through ``FixedDropout`` (its block's twin and the masks come from
+``twins/text.py``, shared with the GPT).  Keras's "same" padding is applied with ``F.pad`` before
+PyTorch's convolutions (the critic's k(1,3,1) s(1,2,1) pads 0 before, 1 after).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import tinygdl as tg
 from benchmarks.twins import ModelRow
 from benchmarks.twins.flows import KerasAdam, copy_dense
+from benchmarks.twins.text import draw_masks, torch_transformer_block, use_fixed_dropout
 from tinygdl import nn
 from tinygdl.models import music
 
@@ -232,74 +234,26 @@ def _musegan_row(torch, batch_size):
 # --------------------------------------------------------------------------- the music Transformer
 
 
-class FixedDropout(nn.Module):
-    """Multiplies by ``masks[key]`` (already scaled by 1/(1 − p)) in training mode: dropout whose
-    random draws are made outside, so that the twin can use the very same ones."""
-
-    def __init__(self, masks: dict, key: str):
-        super().__init__()
-        self.masks, self.key = masks, key
-
-    def forward(self, x):
-        return x * tg.tensor(self.masks[self.key]) if self.training else x
-
-
-def use_fixed_dropout(model: music.MusicTransformer, masks: dict) -> None:
-    model.block.dropout_1 = FixedDropout(masks, "dropout_1")
-    model.block.dropout_2 = FixedDropout(masks, "dropout_2")
-
-
-def draw_masks(rng, shape, p: float, dtype) -> dict:
-    return {key: ((rng.random(shape) >= p) / (1 - p)).astype(dtype) for key in ("dropout_1", "dropout_2")}
-
-
 def torch_music_transformer(torch, model: music.MusicTransformer, masks: dict | None = None):
-    """``model`` in PyTorch: the attention written out with einsum (the per-head key size 256 is
-    not ``embed_dim / heads``, which ``torch.nn.MultiheadAttention`` requires); ``masks``, when
-    given, are the dropout masks (a dict the caller may refill between steps)."""
-    dtype = getattr(torch, model.note_head.weight.dtype.name)
-    attention, block = model.block.attention, model.block
-
-    def parameter(tensor_):
-        return torch.nn.Parameter(_t(torch, tensor_.numpy()).clone())
-
-    def layer_norm(norm):
-        twin = torch.nn.LayerNorm(norm.weight.shape[0], eps=norm.eps, dtype=dtype)
-        _copy(torch, twin.weight, norm.weight)
-        _copy(torch, twin.bias, norm.bias)
-        return twin
+    """``model`` in PyTorch: the embeddings and position code, ``torch_transformer_block`` (the
+    attention written out with einsum: the per-head key size 256 is not ``embed_dim / heads``, which
+    ``torch.nn.MultiheadAttention`` requires), the heads; ``masks``, when given, are the dropout
+    masks (a dict the caller may refill between steps), applied in training mode."""
 
     class Twin(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.note_embedding = parameter(model.note_embedding.weight)
-            self.duration_embedding = parameter(model.duration_embedding.weight)
-            self.projections = torch.nn.ParameterList(
-                [parameter(p) for proj in (attention.query, attention.key, attention.value, attention.output)
-                 for p in (proj.weight, proj.bias)])
-            self.norm_1, self.norm_2 = layer_norm(block.norm_1), layer_norm(block.norm_2)
-            self.ff_1, self.ff_2 = copy_dense(torch, block.ff_1), copy_dense(torch, block.ff_2)
+            self.note_embedding = torch.nn.Parameter(_t(torch, model.note_embedding.weight.numpy()).clone())
+            self.duration_embedding = torch.nn.Parameter(_t(torch, model.duration_embedding.weight.numpy()).clone())
+            self.block = torch_transformer_block(torch, model.block)
             self.note_head = copy_dense(torch, model.note_head)
             self.duration_head = copy_dense(torch, model.duration_head)
             self.register_buffer("positions", _t(torch, model.positions.numpy()))
 
-        def dropout(self, x, key):
-            return x * _t(torch, masks[key]) if self.training and masks is not None else x
-
         def forward(self, notes, durations):
-            t = notes.shape[1]
-            code = self.positions[:t]
+            code = self.positions[:notes.shape[1]]
             x = torch.cat([self.note_embedding[notes] + code, self.duration_embedding[durations] + code], -1)
-            wq, bq, wk, bk, wv, bv, wo, bo = self.projections
-            q = (torch.einsum("ntd,dhk->nhtk", x, wq) + bq[None, :, None]) / np.sqrt(wq.shape[-1])
-            k = torch.einsum("ntd,dhk->nhtk", x, wk) + bk[None, :, None]
-            v = torch.einsum("ntd,dhk->nhtk", x, wv) + bv[None, :, None]
-            scores = q @ k.transpose(-1, -2)
-            allowed = torch.tril(torch.ones(t, t, dtype=torch.bool))
-            weights = torch.softmax(torch.where(allowed, scores, torch.tensor(-1e9, dtype=dtype)), -1)
-            attended = torch.einsum("nhtk,hkd->ntd", weights @ v, wo) + bo
-            h = self.norm_1(x + self.dropout(attended, "dropout_1"))
-            y = self.norm_2(h + self.dropout(self.ff_2(torch.relu(self.ff_1(h))), "dropout_2"))
+            y, _ = self.block(x, masks if self.training else None)
             return self.note_head(y), self.duration_head(y)
 
     return Twin()
@@ -320,7 +274,7 @@ def make_transformer(torch, batch: int, length: int = 50, n_notes: int = 59, n_d
     model = music.MusicTransformer(n_notes, n_durations, **sizes)
     rng = np.random.default_rng(seed)
     dtype = model.note_head.weight.dtype
-    masks = draw_masks(rng, (batch, length, 2 * model.embed_dim), model.block.dropout_1.p, dtype)
+    masks = draw_masks(rng, (batch, length, 2 * model.embed_dim), model.block.dropout1.p, dtype)
     use_fixed_dropout(model, masks)
     twin = torch_music_transformer(torch, model, masks)
     notes = rng.integers(2, n_notes, (batch, length + 1))

@@ -2,10 +2,12 @@
 the chapter-9 GPT, for the parity tests and the benchmark table.
 
 ``torch_lstm_lm(torch, model)`` / ``torch_gpt(torch, model)`` build the same network in PyTorch with
-``model``'s weights.  The LSTM twin uses ``torch.nn.LSTM``; the GPT twin writes its attention out
-with tensor ops, because ``torch.nn.MultiheadAttention`` cannot have a per-head key size (256)
-different from embed_dim / heads (128).  Dropout is driven from outside: ``FixedDropout`` replaces
-tinygdl's dropout layers and the twin reads the same masks, so both engines drop the same units.
+``model``'s weights.  The LSTM twin uses ``torch.nn.LSTM``; the GPT's block is
+``torch_transformer_block``, the twin of ``tinygdl.nn.TransformerBlock`` (the music Transformer's
+twin and the block's parity tests use it too), which writes its attention out with tensor ops,
+because ``torch.nn.MultiheadAttention`` cannot have a per-head key size (256) different from
+embed_dim / heads (128).  Dropout is driven from outside: ``FixedDropout`` replaces the block's
+dropout layers and the twin reads the same masks, so both engines drop the same units.
 
 ``python -m benchmarks.twins.text`` also times the LSTM layer alone at the book's shapes (batch 32,
 200 steps, 100→128, forward + backward) against ``torch.nn.LSTM``, and the GPT's generation speed
@@ -35,6 +37,10 @@ def _t(torch, array):
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
+def _parameter(torch, array):
+    return torch.nn.Parameter(_t(torch, array).clone())
+
+
 # --------------------------------------------------------------------------- dropout masks shared by both
 
 
@@ -51,11 +57,12 @@ class FixedDropout(nn.Module):
 
 
 def draw_masks(rng, shape, p: float, dtype) -> dict:
-    """Inverted-dropout masks for the GPT block's two dropout layers."""
+    """Inverted-dropout masks for a TransformerBlock's two dropout layers."""
     return {key: ((rng.random(shape) >= p) / (1 - p)).astype(dtype) for key in ("dropout1", "dropout2")}
 
 
-def use_fixed_dropout(model: lm.GPT, masks: dict) -> None:
+def use_fixed_dropout(model, masks: dict) -> None:
+    """``model.block`` (an ``nn.TransformerBlock``: the GPT's, the music Transformer's) drops ``masks``."""
     model.block.dropout1 = FixedDropout(masks, "dropout1")
     model.block.dropout2 = FixedDropout(masks, "dropout2")
 
@@ -88,47 +95,64 @@ def torch_lstm_lm(torch, model: lm.LSTMLanguageModel):
     return Twin()
 
 
-def torch_gpt(torch, model: lm.GPT):
-    """``model`` in PyTorch, attention written out (per-head key_dim as Keras), post-LN block."""
-    dtype = getattr(torch, model.head.weight.dtype.name)
-    block, attention = model.block, model.block.attention
-    key_dim = attention.key_dim
+def torch_transformer_block(torch, block: nn.TransformerBlock):
+    """``block`` in PyTorch with its weights: the attention written out with einsum (per-head
+    key_dim as Keras), ``torch.nn.LayerNorm`` and ``torch.nn.Linear``.  ``twin(x, masks)`` returns
+    (output, attention weights (N, heads, T, T)); ``masks`` are ``draw_masks``'s dropout masks,
+    None for no dropout."""
+    dtype = getattr(torch, block.ff1.weight.dtype.name)
+    attention = block.attention
 
-    def parameter(array):
-        return torch.nn.Parameter(_t(torch, array).clone())
+    def layer_norm(norm):
+        twin = torch.nn.LayerNorm(norm.normalized_shape, eps=norm.eps, dtype=dtype)
+        with torch.no_grad():
+            twin.weight.copy_(_t(torch, norm.weight.numpy()))
+            twin.bias.copy_(_t(torch, norm.bias.numpy()))
+        return twin
 
     class Twin(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.tokens = parameter(model.token_embedding.weight.numpy())
-            self.positions = parameter(model.position_embedding.weight.numpy())
             for name in ("query", "key", "value", "output"):
                 projection = getattr(attention, name)
-                setattr(self, f"{name}_weight", parameter(projection.weight.numpy()))
-                setattr(self, f"{name}_bias", parameter(projection.bias.numpy()))
-            self.norm1 = torch.nn.LayerNorm(block.norm1.normalized_shape, eps=block.norm1.eps, dtype=dtype)
-            self.norm2 = torch.nn.LayerNorm(block.norm2.normalized_shape, eps=block.norm2.eps, dtype=dtype)
-            self.ff1, self.ff2, self.head = (copy_dense(torch, layer) for layer in (block.ff1, block.ff2, model.head))
-            with torch.no_grad():
-                for ours, theirs in ((block.norm1, self.norm1), (block.norm2, self.norm2)):
-                    theirs.weight.copy_(_t(torch, ours.weight.numpy()))
-                    theirs.bias.copy_(_t(torch, ours.bias.numpy()))
+                setattr(self, f"{name}_weight", _parameter(torch, projection.weight.numpy()))
+                setattr(self, f"{name}_bias", _parameter(torch, projection.bias.numpy()))
+            self.norm1, self.norm2 = layer_norm(block.norm1), layer_norm(block.norm2)
+            self.ff1, self.ff2 = copy_dense(torch, block.ff1), copy_dense(torch, block.ff2)
 
         def attend(self, x):
-            n, t, _ = x.shape
+            t = x.shape[1]
             q = torch.einsum("nte,ehk->nhtk", x, self.query_weight) + self.query_bias[:, None]
             k = torch.einsum("nte,ehk->nhtk", x, self.key_weight) + self.key_bias[:, None]
             v = torch.einsum("nte,ehk->nhtk", x, self.value_weight) + self.value_bias[:, None]
-            scores = q @ k.transpose(-1, -2) / math.sqrt(key_dim)
+            scores = (q / math.sqrt(attention.key_dim)) @ k.transpose(-1, -2)
             allowed = torch.ones(t, t, dtype=torch.bool).tril()
             weights = torch.where(allowed, scores, torch.tensor(-1e9, dtype=scores.dtype)).softmax(-1)
-            return torch.einsum("nhtv,hve->nte", weights @ v, self.output_weight) + self.output_bias
+            return torch.einsum("nhtv,hve->nte", weights @ v, self.output_weight) + self.output_bias, weights
+
+        def forward(self, x, masks=None):
+            drop = (lambda key, y: y * _t(torch, masks[key])) if masks is not None else (lambda key, y: y)
+            attended, weights = self.attend(x)
+            h = self.norm1(x + drop("dropout1", attended))
+            return self.norm2(h + drop("dropout2", self.ff2(torch.relu(self.ff1(h))))), weights
+
+    return Twin()
+
+
+def torch_gpt(torch, model: lm.GPT):
+    """``model`` in PyTorch: embeddings, ``torch_transformer_block``, the head."""
+
+    class Twin(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tokens = _parameter(torch, model.token_embedding.weight.numpy())
+            self.positions = _parameter(torch, model.position_embedding.weight.numpy())
+            self.block = torch_transformer_block(torch, model.block)
+            self.head = copy_dense(torch, model.head)
 
         def forward(self, ids, masks=None):
             x = self.tokens[ids] + self.positions[: ids.shape[1]]
-            drop = (lambda key, y: y * _t(torch, masks[key])) if masks is not None else (lambda key, y: y)
-            x = self.norm1(x + drop("dropout1", self.attend(x)))
-            return self.head(self.norm2(x + drop("dropout2", self.ff2(torch.relu(self.ff1(x))))))
+            return self.head(self.block(x, masks)[0])
 
     return Twin()
 

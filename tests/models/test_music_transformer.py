@@ -28,6 +28,23 @@ def test_parameter_count_formula_and_the_book_figure():
     assert "Total params: 1,479,379" in table
 
 
+
+def test_states_saved_with_the_old_block_names_still_load(tmp_path):
+    """Before the block moved to tinygdl.nn its layers were block.norm_1, block.ff_1 ... (now norm1, ff1)."""
+    saved = music.MusicTransformer(9, 5, **SMALL)
+    old_names = {"block.norm1.": "block.norm_1.", "block.norm2.": "block.norm_2.", "block.ff1.": "block.ff_1.",
+                 "block.ff2.": "block.ff_2."}
+
+    def old_name(key):
+        return next((old + key[len(new):] for new, old in old_names.items() if key.startswith(new)), key)
+
+    state = {old_name(key): value.numpy() for key, value in saved.state_dict().items()}
+    assert "block.ff_1.weight" in state and "block.norm_2.bias" in state
+    np.savez(tmp_path / "old.npz", **state)
+    loaded = music.MusicTransformer(9, 5, **SMALL).load(tmp_path / "old.npz")
+    for key, value in saved.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[key].numpy(), value.numpy(), err_msg=key)
+
 def test_position_code_is_interleaved_sines_and_cosines():
     code = music.position_code(7, 6)
     p, i = 5, 2  # an even feature: sin(p / 10000^(i/d)); the next one, its cosine
@@ -83,14 +100,14 @@ def test_forward_and_gradients_match_the_twin(torch, float64):
     t_grads = dict(zip([n for n, _ in twin.named_parameters()], torch.autograd.grad(t_loss, list(twin.parameters()))))
     by_name = dict(zip([n for n, _ in model.named_parameters()], grads))
     pairs = {"note_embedding.weight": "note_embedding", "duration_embedding.weight": "duration_embedding",
-             "block.attention.query.weight": "projections.0", "block.attention.key.bias": "projections.3",
-             "block.attention.output.weight": "projections.6", "block.norm_1.weight": "norm_1.weight",
-             "block.ff_1.weight": "ff_1.weight", "note_head.bias": "note_head.bias",
+             "block.attention.query.weight": "block.query_weight", "block.attention.key.bias": "block.key_bias",
+             "block.attention.output.weight": "block.output_weight", "block.norm1.weight": "block.norm1.weight",
+             "block.ff1.weight": "block.ff1.weight", "note_head.bias": "note_head.bias",
              "duration_head.weight": "duration_head.weight"}
     for ours, theirs in pairs.items():
         g = by_name[ours].numpy()
         expected = t_grads[theirs].numpy()
-        assert_close(g.T if ours.endswith(("ff_1.weight", "head.weight")) else g, expected, rtol=1e-9, atol=1e-12,
+        assert_close(g.T if ours.endswith(("ff1.weight", "head.weight")) else g, expected, rtol=1e-9, atol=1e-12,
                      msg=ours)
 
 

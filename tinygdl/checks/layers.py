@@ -73,6 +73,7 @@ SPECS = [
     LayerSpec("MultiHeadAttention", lambda: nn.MultiHeadAttention(4, 2, key_dim=3), ((2, 3, 4),)),
     LayerSpec("MultiHeadAttention-causal", lambda: nn.MultiHeadAttention(4, 2), ((2, 3, 4),),
               call=lambda m, x: m(x, causal=True)),
+    LayerSpec("TransformerBlock", lambda: nn.TransformerBlock(4, 2, key_dim=3, ff_dim=5, dropout=0.0), ((2, 3, 4),)),
     LayerSpec("LSTM", lambda: nn.LSTM(3, 4), ((2, 5, 3),), call=lambda m, x: m(x)[0], second_order=True),
     # -- convolutions
     LayerSpec("Conv2d", lambda: nn.Conv2d(2, 3, 3, stride=2, padding="same"), ((2, 2, 5, 5),), second_order=True),

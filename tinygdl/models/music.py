@@ -53,7 +53,7 @@ from .gan_training import (
 
 __all__ = [
     "TemporalNetwork", "BarGenerator", "MuseGANGenerator", "musegan_critic", "MuseGANStep",
-    "position_code", "TransformerBlock", "MusicTransformer", "music_transformer_loss", "transformer_parameter_count",
+    "position_code", "MusicTransformer", "music_transformer_loss", "transformer_parameter_count",
     "generate_tokens", "sample_with_temperature",
 ]
 
@@ -252,37 +252,11 @@ def position_code(length: int, dim: int) -> np.ndarray:
     return np.where(np.arange(dim) % 2 == 0, np.sin(angles), np.cos(angles))
 
 
-class TransformerBlock(nn.Module):
-    """A post-LN Transformer decoder block (no cross-attention)::
-
-        h = LayerNorm(x + Dropout(MultiHeadAttention(x, causal)))
-        y = LayerNorm(h + Dropout(Dense(ReLU(Dense(h)))))
-
-    LayerNorm ε 1e-6, as the book's Keras block.
-    """
-
-    def __init__(self, embed_dim: int, num_heads: int, key_dim: int, ff_dim: int, dropout: float):
-        super().__init__()
-        self.attention = nn.MultiHeadAttention(embed_dim, num_heads, key_dim=key_dim)
-        self.dropout_1 = nn.Dropout(dropout)
-        self.norm_1 = nn.LayerNorm(embed_dim, eps=1e-6)
-        self.ff_1 = nn.Linear(embed_dim, ff_dim)
-        self.ff_2 = nn.Linear(ff_dim, embed_dim)
-        self.dropout_2 = nn.Dropout(dropout)
-        self.norm_2 = nn.LayerNorm(embed_dim, eps=1e-6)
-
-    def forward(self, x, return_weights: bool = False):
-        attended, weights = self.attention(x, causal=True, return_weights=True)
-        h = self.norm_1(x + self.dropout_1(attended))
-        y = self.norm_2(h + self.dropout_2(self.ff_2(self.ff_1(h).relu())))
-        return (y, weights) if return_weights else y
-
-
 class MusicTransformer(nn.Module):
     """Pitch and duration ids (N, T), (N, T) -> pitch logits (N, T, n_notes), duration logits (N, T, n_durations).
 
     Each stream: an Embedding (he_uniform, ``U(±sqrt(6/V))``) of ``embed_dim`` plus the position
-    code; the two concatenated (2·embed_dim); one ``TransformerBlock`` (causal: position t sees
+    code; the two concatenated (2·embed_dim); one ``nn.TransformerBlock`` (causal: position t sees
     positions ≤ t only); a Dense head per stream.  The heads return logits (the book's heads end in
     softmax; the loss takes the logits, which is the same model computed stably).
     """
@@ -295,7 +269,7 @@ class MusicTransformer(nn.Module):
         self.duration_embedding = nn.Embedding(n_durations, embed_dim, init="he_uniform")
         self.register_buffer("positions", position_code(max_length, embed_dim).astype(get_default_dtype()),
                              persistent=False)
-        self.block = TransformerBlock(2 * embed_dim, num_heads, key_dim, ff_dim, dropout)
+        self.block = nn.TransformerBlock(2 * embed_dim, num_heads, key_dim, ff_dim, dropout)
         self.note_head = nn.Linear(2 * embed_dim, n_notes)
         self.duration_head = nn.Linear(2 * embed_dim, n_durations)
 
@@ -320,6 +294,22 @@ class MusicTransformer(nn.Module):
 
     def forward(self, notes, durations, return_weights: bool = False):
         return self.decode(self.embed(notes, durations), return_weights)
+
+    def load_state_dict(self, state, strict: bool = True):
+        """Also reads the states saved before the block moved to ``tinygdl.nn``, which named its
+        layers ``block.norm_1``, ``block.ff_1`` ... (now ``block.norm1``, ``block.ff1`` ...)."""
+        return super().load_state_dict({_current_name(key): value for key, value in state.items()}, strict)
+
+
+# The parameter names of the music Transformer's block before it became nn.TransformerBlock.
+_OLD_BLOCK_NAMES = {f"block.{layer}_{i}.": f"block.{layer}{i}." for layer in ("norm", "ff") for i in (1, 2)}
+
+
+def _current_name(key: str) -> str:
+    for old, new in _OLD_BLOCK_NAMES.items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
 
 
 def music_transformer_loss(model, notes, durations) -> tuple:

@@ -2,7 +2,7 @@
 
 * ``LSTMLanguageModel`` (chapter 5): Embedding 10000×100 -> LSTM 100→128 over the whole sequence ->
   Dense 128→10000 at every step.
-* ``GPT`` (chapter 9): token + learned position embeddings (256) -> one post-LN ``TransformerBlock``
+* ``GPT`` (chapter 9): token + learned position embeddings (256) -> one post-LN ``nn.TransformerBlock``
   (2 causal attention heads of key_dim 256, ReLU feed-forward 256, dropout 0.1, LayerNorm ε 1e-6)
   -> Dense 256→10000.
 
@@ -27,12 +27,12 @@ from .. import backend, nn
 from ..errors import ConfigError, ShapeError
 from ..nn.module import evaluation_mode
 from ..ops.creation import arange
-from ..ops.elementwise import maximum, relu
+from ..ops.elementwise import maximum
 from ..ops.neural import one_hot, softmax
 from ..ops.shape import unsqueeze
 from ..tensor import Function, Tensor, is_grad_enabled, tensor
 
-__all__ = ["GPT", "LSTMLanguageModel", "TransformerBlock", "generate", "format_word_table", "language_model_loss",
+__all__ = ["GPT", "LSTMLanguageModel", "generate", "format_word_table", "language_model_loss",
            "next_token_probabilities", "next_word_table", "padding_free_nll", "sample_token", "token_ids",
            "token_nll"]
 
@@ -81,30 +81,8 @@ class LSTMLanguageModel(nn.Module):
 # --------------------------------------------------------------------------- chapter 9: the GPT
 
 
-class TransformerBlock(nn.Module):
-    """The book's post-LN decoder block: causal self-attention, dropout, add, LayerNorm; then a
-    ReLU feed-forward layer and a linear one, dropout, add, LayerNorm.  Returns (output, attention
-    weights (N, heads, T, S))."""
-
-    def __init__(self, embed_dim: int = 256, num_heads: int = 2, key_dim: int = 256, ff_dim: int = 256,
-                 dropout: float = 0.1, eps: float = 1e-6):
-        super().__init__()
-        self.attention = nn.MultiHeadAttention(embed_dim, num_heads, key_dim=key_dim)
-        self.dropout1 = nn.Dropout(dropout)
-        self.norm1 = nn.LayerNorm(embed_dim, eps=eps)
-        self.ff1 = nn.Linear(embed_dim, ff_dim)
-        self.ff2 = nn.Linear(ff_dim, embed_dim)
-        self.dropout2 = nn.Dropout(dropout)
-        self.norm2 = nn.LayerNorm(embed_dim, eps=eps)
-
-    def forward(self, x, cache: "nn.KVCache | None" = None):
-        attended, weights = self.attention(x, causal=True, return_weights=True, cache=cache)
-        x = self.norm1(x + self.dropout1(attended))
-        return self.norm2(x + self.dropout2(self.ff2(relu(self.ff1(x))))), weights
-
-
 class GPT(nn.Module):
-    """Token embedding + learned position embedding -> TransformerBlock -> Dense: logits (N, T, vocab).
+    """Token embedding + learned position embedding -> nn.TransformerBlock -> Dense: logits (N, T, vocab).
 
     ``forward(ids, cache=KVCache())`` continues a sequence whose earlier positions the cache holds
     (their keys and values): the new ids get positions ``len(cache)`` onwards.  Sequences are at
@@ -117,7 +95,7 @@ class GPT(nn.Module):
         self.vocab_size, self.max_len = vocab_size, max_len
         self.token_embedding = nn.Embedding(vocab_size, embed_dim)
         self.position_embedding = nn.Embedding(max_len, embed_dim)
-        self.block = TransformerBlock(embed_dim, num_heads, key_dim, ff_dim, dropout)
+        self.block = nn.TransformerBlock(embed_dim, num_heads, key_dim, ff_dim, dropout)
         self.head = nn.Linear(embed_dim, vocab_size)
 
     def forward(self, ids, cache: "nn.KVCache | None" = None, return_weights: bool = False):
@@ -128,7 +106,7 @@ class GPT(nn.Module):
                              f"(max_len={self.max_len})")
         positions = arange(start, start + ids.shape[1], dtype="int64", device=self.token_embedding.weight.device)
         x = self.token_embedding(ids) + self.position_embedding(positions)
-        x, weights = self.block(x, cache)
+        x, weights = self.block(x, cache, return_weights=True)
         logits = self.head(x)
         return (logits, weights) if return_weights else logits
 

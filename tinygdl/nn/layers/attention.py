@@ -1,20 +1,24 @@
-"""Multi-head attention (Vaswani et al. 2017), shaped like Keras's ``MultiHeadAttention`` — the
-layer inside the book's GPT and music Transformer."""
+"""Multi-head attention (Vaswani et al. 2017), shaped like Keras's ``MultiHeadAttention``, and the
+post-LN decoder block built on it (``TransformerBlock``) — the block of the book's GPT (chapter 9)
+and music Transformer (chapter 11)."""
 
 from __future__ import annotations
 
 import math
 
 from ... import backend
-from ...ops.elementwise import _const, where
+from ...ops.elementwise import _const, relu, where
 from ...ops.neural import dropout as apply_dropout
 from ...ops.neural import softmax
 from ...ops.shape import concatenate, reshape, transpose
 from ...tensor import Tensor
 from .. import init
 from ..module import Module, Parameter
+from .linear import Linear
+from .misc import Dropout
+from .norm import LayerNorm
 
-__all__ = ["KVCache", "MultiHeadAttention"]
+__all__ = ["KVCache", "MultiHeadAttention", "TransformerBlock"]
 
 # The score given to blocked positions, as Keras does: finite, so that a row with every position
 # blocked becomes a uniform average instead of NaN.
@@ -130,6 +134,40 @@ class MultiHeadAttention(Module):
     def extra_repr(self) -> str:
         return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, key_dim={self.key_dim}, "
                 f"value_dim={self.value_dim}, dropout={self.dropout}")
+
+
+class TransformerBlock(Module):
+    """The book's post-LN Transformer decoder block (no cross-attention), on (N, T, embed_dim)::
+
+        h = LayerNorm(x + Dropout(MultiHeadAttention(x, causal)))
+        y = LayerNorm(h + Dropout(Dense(ReLU(Dense(h)))))
+
+    The attention is always causal (position t sees positions <= t).  LayerNorm ε is 1e-6, as in
+    the book's Keras block; ``key_dim`` is per head (Keras), so the GPT's 2 heads of 256 on
+    embed_dim 256 are expressible.  The GPT (chapter 9) and the music Transformer (chapter 11) use
+    it, which is why it lives here and not with either model.
+
+    ``forward(x, cache=None, return_weights=False)``: ``cache`` is the attention's ``KVCache``
+    (positions already seen; the feed-forward half works position by position and needs none), and
+    ``return_weights=True`` also returns the attention weights (N, heads, T, S).
+    """
+
+    def __init__(self, embed_dim: int = 256, num_heads: int = 2, key_dim: int = 256, ff_dim: int = 256,
+                 dropout: float = 0.1, eps: float = 1e-6):
+        super().__init__()
+        self.attention = MultiHeadAttention(embed_dim, num_heads, key_dim=key_dim)
+        self.dropout1 = Dropout(dropout)
+        self.norm1 = LayerNorm(embed_dim, eps=eps)
+        self.ff1 = Linear(embed_dim, ff_dim)
+        self.ff2 = Linear(ff_dim, embed_dim)
+        self.dropout2 = Dropout(dropout)
+        self.norm2 = LayerNorm(embed_dim, eps=eps)
+
+    def forward(self, x, cache: "KVCache | None" = None, return_weights: bool = False):
+        attended, weights = self.attention(x, causal=True, return_weights=True, cache=cache)
+        h = self.norm1(x + self.dropout1(attended))
+        y = self.norm2(h + self.dropout2(self.ff2(relu(self.ff1(h)))))
+        return (y, weights) if return_weights else y
 
 
 class KVCache:
