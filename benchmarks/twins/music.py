@@ -275,7 +275,7 @@ def make_transformer(torch, batch: int, length: int = 50, n_notes: int = 59, n_d
     rng = np.random.default_rng(seed)
     dtype = model.note_head.weight.dtype
     masks = draw_masks(rng, (batch, length, 2 * model.embed_dim), model.block.dropout1.p, dtype)
-    use_fixed_dropout(model, masks)
+    use_fixed_dropout(model.block, masks)
     twin = torch_music_transformer(torch, model, masks)
     notes = rng.integers(2, n_notes, (batch, length + 1))
     durations = rng.integers(2, n_durations, (batch, length + 1))

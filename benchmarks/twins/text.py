@@ -61,10 +61,10 @@ def draw_masks(rng, shape, p: float, dtype) -> dict:
     return {key: ((rng.random(shape) >= p) / (1 - p)).astype(dtype) for key in ("dropout1", "dropout2")}
 
 
-def use_fixed_dropout(model, masks: dict) -> None:
-    """``model.block`` (an ``nn.TransformerBlock``: the GPT's, the music Transformer's) drops ``masks``."""
-    model.block.dropout1 = FixedDropout(masks, "dropout1")
-    model.block.dropout2 = FixedDropout(masks, "dropout2")
+def use_fixed_dropout(block: nn.TransformerBlock, masks: dict) -> None:
+    """``block`` (the GPT's, the music Transformer's) drops the units of ``masks`` from now on."""
+    block.dropout1 = FixedDropout(masks, "dropout1")
+    block.dropout2 = FixedDropout(masks, "dropout2")
 
 
 # --------------------------------------------------------------------------- twins
@@ -175,7 +175,7 @@ def training_losses(torch, model, twin, batches, lr: float = 1e-3, dropout: floa
     returns the two lists of losses."""
     masks: dict = {}
     if isinstance(model, lm.GPT):
-        use_fixed_dropout(model, masks)
+        use_fixed_dropout(model.block, masks)
     ours, theirs = Adam(model.parameters(), lr=lr, eps_convention="keras"), keras_adam(twin, lr)
     rng, dtype = np.random.default_rng(seed), model.head.weight.dtype
     model.train()

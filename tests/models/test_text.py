@@ -130,7 +130,7 @@ def test_gpt_matches_the_pytorch_twin_with_the_same_dropout(torch, float64, rng)
     model = small_gpt()
     twin = torch_gpt(torch, model)
     masks = draw_masks(rng, (3, 9, 8), 0.1, np.float64)
-    use_fixed_dropout(model, masks)
+    use_fixed_dropout(model.block, masks)
     model.train()
     ids, targets = random_batches(rng, 1, 3, 9, 40)[0]
     ours, theirs = compare_with_twin(torch, model, twin, ids, targets, masks)
