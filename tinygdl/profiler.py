@@ -49,7 +49,15 @@ def _matmul_flops(inputs, output) -> float:
     return 2.0 * math.prod(output.shape) * k
 
 
-FLOP_COUNTERS = {"MatMul": _matmul_flops}  # Function class name -> flops(input arrays, output array)
+def _folded_flops(inputs, output) -> float:
+    """A transposed convolution's product ``aᵀ·b`` (``ops.conv.FoldedProduct``): ``2·K·M·L``."""
+    a, b = inputs
+    return 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
+
+
+# Function class name -> flops(input arrays, output array).  A Function whose product is not simply
+# ``inputs[0] @ inputs[1]`` says which arrays it multiplies in ``product_operands(arrays)``.
+FLOP_COUNTERS = {"MatMul": _matmul_flops, "FoldedProduct": _folded_flops}
 
 
 class Profile:
@@ -74,7 +82,7 @@ class Profile:
             flops = counter(arrays, results)
             self.stats[fn.name].flops += flops
             if self.record_shapes:
-                self._record_shapes(arrays, flops)
+                self._record_shapes(getattr(fn, "product_operands", tuple)(arrays), flops)
         return results
 
     def _record_shapes(self, arrays, flops: float) -> None:

@@ -172,6 +172,35 @@ class Col2im(Function):
         return Im2col(self.g)(gx)
 
 
+class FoldedProduct(Function):
+    """``col2im(aᵀ·b)``: a transposed convolution's one GEMM, folded straight onto its output, with
+    ``a = W.reshape(C_in, C_out*kh*kw)`` and ``b = x.reshape(C_in, N*H*W)`` (channel first).
+
+    As ``MatMul`` then ``Col2im`` this kept the product, ``C_out·kh·kw`` rows by ``N·H·W``, alive
+    until the backward pass, which does not need it: with ``g = im2col(dy)`` (the product's
+    gradient), ``da = b·gᵀ`` and ``db = a·g``, written with ops so that they can be
+    differentiated again.  One Function frees the product as soon as it is folded.
+    """
+
+    def __init__(self, g):
+        self.g = g
+
+    def forward(self, a, b):
+        return kernels.col2im(a.T @ b, self.g)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        gcols = Im2col(self.g)(gy)  # (C_out*kh*kw, N*H*W), the product's gradient
+        ga = matmul(b, transpose(gcols)) if a.requires_grad else None
+        gb = matmul(a, gcols) if b.requires_grad else None
+        return ga, gb
+
+    @staticmethod
+    def product_operands(arrays):
+        """The operands of the matrix product inside, for the profiler: ``(aᵀ, b)``."""
+        return arrays[0].T, arrays[1]
+
+
 def _fold(cols: Tensor, g, op: str) -> Tensor:
     """``Col2im(g)(cols)``, once ``cols`` is seen to have the shape ``g`` expects (ShapeError)."""
     if tuple(cols.shape) != g.cols_shape:
@@ -421,7 +450,8 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     * ``"valid"`` (Keras): ``n·s + max(d·(k-1) + 1 - s, 0)``.
 
     Computed as one GEMM, ``cols = W.reshape(C_in, C_out*kh*kw)ᵀ @ x.reshape(C_in, N*H*W)`` (G of
-    them for ``groups=G``), and a col2im of ``cols`` onto the output.  ``groups`` comes last, after
+    them for ``groups=G``), and a col2im of ``cols`` onto the output (``FoldedProduct``, which
+    does not keep ``cols``).  ``groups`` comes last, after
     ``dilation`` (PyTorch puts it before): pass it by name.
     """
     op = "conv_transpose2d"
@@ -436,15 +466,16 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     window, canvas, extra = _transposed_window(x.shape, k, s, d, padding, output_padding, op)
 
     x_rows = reshape(transpose(x, (1, 0, 2, 3)), (in_channels, -1))  # (C_in, N*H*W), a copy
+    g = window.geometry((n, out_channels) + canvas, op)
     if groups == 1:
         w_rows = reshape(weight, (in_channels, -1))                 # (C_in, C_out*kh*kw)
-        cols = matmul(transpose(w_rows), x_rows)                    # the one GEMM
+        y = FoldedProduct(g)(w_rows, x_rows)                        # the one GEMM, folded by col2im
     else:
         w_groups = reshape(weight, (groups, in_channels // groups, -1))  # (G, C_in/G, C_out/G*kh*kw)
         x_groups = reshape(x_rows, (groups, in_channels // groups, -1))  # (G, C_in/G, N*H*W)
         # G GEMMs; group k's (C_out/G)*kh*kw rows are the k-th block of col2im's channel-major rows.
         cols = reshape(matmul(transpose(w_groups, (0, 2, 1)), x_groups), (out_channels * k[0] * k[1], -1))
-    y = Col2im(window.geometry((n, out_channels) + canvas, op))(cols)
+        y = Col2im(g)(cols)
     if any(extra):
         y = pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     return y if bias is None else y + reshape(bias, (out_channels, 1, 1))
