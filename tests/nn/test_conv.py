@@ -252,6 +252,23 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(rng):
     assert lhs == pytest.approx(rhs, rel=1e-12)
 
 
+def test_conv_transpose2d_keeps_no_product_for_backward(rng):
+    """The (C_out·kh·kw, N·H·W) product that col2im folds onto the output is freed at once: no op
+    of the graph holds an array of its shape (its backward never reads it)."""
+    x = tg.tensor(rng.standard_normal((2, 4, 5, 5)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    y = F.conv_transpose2d(x, w, stride=2)
+    product_shape = (3 * 3 * 3, 2 * 5 * 5)
+    held, stack = [], [y.creator]
+    while stack:
+        f = stack.pop()
+        held += [t.data.shape for t in f.inputs]
+        stack += [t.creator for t in f.inputs if t.creator is not None]
+    assert product_shape not in held
+    y.sum().backward()
+    assert x.grad.shape == x.shape and w.grad.shape == w.shape
+
+
 # --------------------------------------------------------------------------- gradient checks
 
 
