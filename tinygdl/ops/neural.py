@@ -76,7 +76,22 @@ def dropout(x: Tensor, p: float = 0.5, training: bool | None = None) -> Tensor:
     if not training or p == 0:
         return x
     keep = backend.generator(x.device).random(x.shape, dtype=x.dtype) >= p
-    return x * _const(keep.astype(x.dtype) * (1.0 / (1.0 - p)))
+    return KeepScaled(keep, 1.0 / (1.0 - p))(x)
+
+
+class KeepScaled(Function):
+    """``x · keep · scale`` for a boolean mask ``keep``: dropout's multiply.  Its gradient is
+    ``gy · keep · scale``.  The mask is kept for the backward pass as booleans, one byte per
+    element, where ``x * mask`` kept a float mask (four bytes) as the multiply's second input."""
+
+    def __init__(self, keep, scale: float):
+        self.keep, self.scale = keep, scale
+
+    def forward(self, x):
+        return x * self.keep * x.dtype.type(self.scale)
+
+    def backward(self, gy):
+        return gy * _const((self.keep * gy.dtype.type(self.scale)).astype(gy.dtype))
 
 
 def embedding(ids, weight: Tensor) -> Tensor:
