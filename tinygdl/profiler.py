@@ -51,7 +51,7 @@ def _matmul_flops(inputs, output) -> float:
 
 def _folded_flops(inputs, output) -> float:
     """A transposed convolution's product ``aᵀ·b`` (``ops.conv.FoldedProduct``): ``2·K·M·L``."""
-    a, b = inputs
+    a, b = inputs[:2]
     return 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
 
 

@@ -173,27 +173,41 @@ class Col2im(Function):
 
 
 class FoldedProduct(Function):
-    """``col2im(aᵀ·b)``: a transposed convolution's one GEMM, folded straight onto its output, with
-    ``a = W.reshape(C_in, C_out*kh*kw)`` and ``b = x.reshape(C_in, N*H*W)`` (channel first).
+    """``col2im(aᵀ·b)`` (+ ``bias``): a transposed convolution's one GEMM, folded straight onto its
+    output, with ``a = W.reshape(C_in, C_out*kh*kw)`` and ``b = x.reshape(C_in, N*H*W)`` (channel
+    first); ``extra`` zero rows and columns are then added at the bottom and right (PyTorch's
+    ``output_padding`` beyond the canvas), and the bias to every output cell.
 
-    As ``MatMul`` then ``Col2im`` this kept the product, ``C_out·kh·kw`` rows by ``N·H·W``, alive
-    until the backward pass, which does not need it: with ``g = im2col(dy)`` (the product's
-    gradient), ``da = b·gᵀ`` and ``db = a·g``, written with ops so that they can be
-    differentiated again.  One Function frees the product as soon as it is folded.
+    As separate ops (``MatMul``, ``Col2im``, ``pad``, the bias ``Add``) each intermediate array,
+    the product (``C_out·kh·kw`` rows by ``N·H·W``) above all, stayed alive until the backward
+    pass, which reads none of them: with ``g = im2col(dy)`` cropped to the canvas (the product's
+    gradient), ``da = b·gᵀ``, ``db = a·g`` and ``dbias = Σ dy`` over all but the channel axis,
+    written with ops so that they can be differentiated again.
     """
 
-    def __init__(self, g):
-        self.g = g
+    def __init__(self, g, extra=(0, 0)):
+        self.g, self.extra = g, tuple(extra)
 
-    def forward(self, a, b):
-        return kernels.col2im(a.T @ b, self.g)
+    def forward(self, a, b, bias=None):
+        y = kernels.col2im(a.T @ b, self.g)
+        if any(self.extra):
+            canvas = y
+            y = backend.get_array_module(canvas).zeros(
+                canvas.shape[:2] + (canvas.shape[2] + self.extra[0], canvas.shape[3] + self.extra[1]), canvas.dtype)
+            y[:, :, :canvas.shape[2], :canvas.shape[3]] = canvas
+        if bias is not None:
+            y += bias.reshape(1, -1, 1, 1)
+        return y
 
     def backward(self, gy):
-        a, b = self.inputs
-        gcols = Im2col(self.g)(gy)  # (C_out*kh*kw, N*H*W), the product's gradient
+        a, b = self.inputs[:2]
+        g_canvas = gy[:, :, :self.g.h, :self.g.w] if any(self.extra) else gy
+        gcols = Im2col(self.g)(g_canvas)  # (C_out*kh*kw, N*H*W), the product's gradient
         ga = matmul(b, transpose(gcols)) if a.requires_grad else None
         gb = matmul(a, gcols) if b.requires_grad else None
-        return ga, gb
+        if len(self.inputs) == 2:
+            return ga, gb
+        return ga, gb, sum(gy, axis=(0, 2, 3)) if self.inputs[2].requires_grad else None
 
     @staticmethod
     def product_operands(arrays):
@@ -469,13 +483,13 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     g = window.geometry((n, out_channels) + canvas, op)
     if groups == 1:
         w_rows = reshape(weight, (in_channels, -1))                 # (C_in, C_out*kh*kw)
-        y = FoldedProduct(g)(w_rows, x_rows)                        # the one GEMM, folded by col2im
-    else:
-        w_groups = reshape(weight, (groups, in_channels // groups, -1))  # (G, C_in/G, C_out/G*kh*kw)
-        x_groups = reshape(x_rows, (groups, in_channels // groups, -1))  # (G, C_in/G, N*H*W)
-        # G GEMMs; group k's (C_out/G)*kh*kw rows are the k-th block of col2im's channel-major rows.
-        cols = reshape(matmul(transpose(w_groups, (0, 2, 1)), x_groups), (out_channels * k[0] * k[1], -1))
-        y = Col2im(g)(cols)
+        folded = FoldedProduct(g, extra)                            # the one GEMM, folded by col2im
+        return folded(w_rows, x_rows) if bias is None else folded(w_rows, x_rows, bias)
+    w_groups = reshape(weight, (groups, in_channels // groups, -1))  # (G, C_in/G, C_out/G*kh*kw)
+    x_groups = reshape(x_rows, (groups, in_channels // groups, -1))  # (G, C_in/G, N*H*W)
+    # G GEMMs; group k's (C_out/G)*kh*kw rows are the k-th block of col2im's channel-major rows.
+    cols = reshape(matmul(transpose(w_groups, (0, 2, 1)), x_groups), (out_channels * k[0] * k[1], -1))
+    y = Col2im(g)(cols)
     if any(extra):
         y = pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     return y if bias is None else y + reshape(bias, (out_channels, 1, 1))
