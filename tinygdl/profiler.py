@@ -57,7 +57,7 @@ def _folded_flops(inputs, output) -> float:
 
 # Function class name -> flops(input arrays, output array).  A Function whose product is not simply
 # ``inputs[0] @ inputs[1]`` says which arrays it multiplies in ``product_operands(arrays)``.
-FLOP_COUNTERS = {"MatMul": _matmul_flops, "FoldedProduct": _folded_flops}
+FLOP_COUNTERS = {"MatMul": _matmul_flops, "FoldedProduct": _folded_flops, "UnfoldedProduct": _matmul_flops}
 
 
 class Profile:

@@ -269,6 +269,40 @@ def test_conv_transpose2d_keeps_no_product_for_backward(rng):
     assert x.grad.shape == x.shape and w.grad.shape == w.shape
 
 
+@pytest.fixture
+def unfold_again(monkeypatch):
+    """Every column matrix counts as too large to keep: conv2d takes UnfoldedProduct."""
+    monkeypatch.setattr(tg.ops.conv, "RECOMPUTE_COLUMNS_BYTES", 0)
+
+
+def test_conv2d_unfolding_again_matches_torch_and_keeps_no_columns(unfold_again, float64, rng, torch):
+    x = tg.tensor(rng.standard_normal((2, 3, 7, 6)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((4, 3, 3, 2)), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(4), requires_grad=True)
+    y = F.conv2d(x, w, b, stride=(2, 1), padding=1)
+    held, stack = [], [y.creator]
+    while stack:
+        f = stack.pop()
+        held += [t.data.shape for t in f.inputs]
+        stack += [t.creator for t in f.inputs if t.creator is not None]
+    assert (3 * 3 * 2, 2 * 4 * 7) not in held  # the column matrix
+    gy = rng.standard_normal(y.shape)
+    (y * tg.tensor(gy)).sum().backward()
+    xt, wt, bt = (torch.tensor(a.numpy(), requires_grad=True) for a in (x, w, b))
+    yt = torch.nn.functional.conv2d(xt, wt, bt, stride=(2, 1), padding=1)
+    (yt * torch.tensor(gy)).sum().backward()
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-12)
+    for ours, theirs in ((x, xt), (w, wt), (b, bt)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-11, atol=1e-12)
+
+
+def test_conv2d_unfolding_again_is_twice_differentiable(unfold_again, float64, rng):
+    x = tg.tensor(rng.standard_normal((2, 2, 5, 4)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((3, 2, 3, 2)), requires_grad=True)
+    assert gradcheck(lambda x, w: F.conv2d(x, w, stride=2, padding=1), (x, w))
+    assert gradgradcheck(lambda x, w: F.conv2d(x, w, stride=2, padding=1), (x, w))
+
+
 # --------------------------------------------------------------------------- gradient checks
 
 

@@ -172,6 +172,41 @@ class Col2im(Function):
         return Im2col(self.g)(gx)
 
 
+# A convolution's column matrix of at least this many bytes is not kept for the backward pass but
+# unfolded again there (``UnfoldedProduct``): one more im2col per layer and step, for a matrix
+# kh·kw/(sh·sw) times the size of the layer's input (4x for a k4 s2 layer) not held in memory.  At
+# this size the extra im2col costs about 1% of a DCGAN step; below it, as in the CIFAR CNN (9 MB
+# matrices), it would cost about 10%.
+RECOMPUTE_COLUMNS_BYTES = 16 << 20
+
+
+class UnfoldedProduct(Function):
+    """``W2d · im2col(x)``: a convolution's one GEMM, for a column matrix too large to keep
+    (``RECOMPUTE_COLUMNS_BYTES``).  Forward unfolds ``x``, multiplies and lets the matrix go;
+    backward unfolds ``x`` again: ``dW = dy·colsᵀ`` and ``dx = col2im(W2dᵀ·dy)``, written with ops
+    so that they can be differentiated again.  (``MatMul`` on ``Im2col(x)`` keeps the matrix as
+    its input until the backward pass.)"""
+
+    def __init__(self, g):
+        self.g = g
+
+    def forward(self, w2d, x):
+        return w2d @ kernels.im2col(x, self.g)
+
+    def backward(self, gy):
+        w2d, x = self.inputs
+        cols = Im2col(self.g)(x)
+        gw = matmul(gy, transpose(cols)) if w2d.requires_grad else None
+        gx = Col2im(self.g)(matmul(transpose(w2d), gy)) if x.requires_grad else None
+        return gw, gx
+
+    def product_operands(self, arrays):
+        """The operands of the matrix product inside, for the profiler: ``W2d`` and a stand-in of
+        the column matrix's shape (it is gone by now)."""
+        w2d = arrays[0]
+        return w2d, backend.get_array_module(w2d).broadcast_to(w2d.dtype.type(0), self.g.cols_shape)
+
+
 class FoldedProduct(Function):
     """``col2im(aᵀ·b)`` (+ ``bias``): a transposed convolution's one GEMM, folded straight onto its
     output, with ``a = W.reshape(C_in, C_out*kh*kw)`` and ``b = x.reshape(C_in, N*H*W)`` (channel
@@ -382,6 +417,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     to_images = GemmToImages((g.n, out_channels, g.oh, g.ow))
     if _by_taps(weight, window, groups):
         product = _conv2d_by_taps(x, weight, window, g)
+        return to_images(product) if bias is None else to_images(product, bias)
+    if groups == 1 and math.prod(g.cols_shape) * x.dtype.itemsize >= RECOMPUTE_COLUMNS_BYTES:
+        product = UnfoldedProduct(g)(reshape(weight, (out_channels, -1)), x)  # (OC, N*oh*ow), cols not kept
         return to_images(product) if bias is None else to_images(product, bias)
     cols = Im2col(g)(x)                                            # (C*kh*kw, N*oh*ow)
     if groups == 1:
