@@ -37,7 +37,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .geometry import VolGeometry, check_shape
+from .geometry import check_shape
 from .reference import adam_update as _reference_adam_update
 from .registry import register
 
@@ -180,17 +180,13 @@ def _col2im(cols, g, ranges, x):
                     r += 1
 
 
-def _volume(g):
-    return g if isinstance(g, VolGeometry) else g.volume
-
-
 @register("im2col", "numba")
 def im2col(x, g):
     """Numba ``im2col`` of images, or of volumes for a ``VolGeometry``; same contract as
     ``reference.im2col``.  Images run as volumes one cell deep."""
     check_shape(x, g.x_shape, "x", g)
     cols = np.empty(g.cols_shape, dtype=x.dtype)
-    v = _volume(g)
+    v = g.volume  # images as volumes one cell deep
     _im2col(np.ascontiguousarray(x).reshape(-1), v, _line_ranges(v), cols.reshape(-1))
     return cols
 
@@ -201,7 +197,7 @@ def col2im(cols, g):
     ``reference.col2im``."""
     check_shape(cols, g.cols_shape, "cols", g)
     x = np.empty(g.x_shape, dtype=cols.dtype)
-    v = _volume(g)
+    v = g.volume  # images as volumes one cell deep
     _col2im(np.ascontiguousarray(cols).reshape(-1), v, _line_ranges(v), x.reshape(-1))
     return x
 

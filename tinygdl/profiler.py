@@ -50,9 +50,10 @@ def _matmul_flops(inputs, output) -> float:
 
 
 def _folded_flops(inputs, output) -> float:
-    """A transposed convolution's product ``aᵀ·b`` (``ops.conv.FoldedProduct``): ``2·K·M·L``."""
+    """A transposed convolution's product ``aᵀ·b`` (``ops.conv.FoldedProduct``; a and b may be
+    stacks of G groups): ``2·K·M·L`` per group."""
     a, b = inputs[:2]
-    return 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
+    return 2.0 * math.prod(a.shape) * b.shape[-1]
 
 
 # Function class name -> flops(input arrays, output array).  A Function whose product is not simply

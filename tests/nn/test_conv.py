@@ -252,6 +252,16 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(rng):
     assert lhs == pytest.approx(rhs, rel=1e-12)
 
 
+def held_shapes(y) -> list:
+    """The shapes of every array the graph of ``y`` keeps for its backward pass (its ops' inputs)."""
+    held, stack = [], [y.creator]
+    while stack:
+        f = stack.pop()
+        held += [t.data.shape for t in f.inputs]
+        stack += [t.creator for t in f.inputs if t.creator is not None]
+    return held
+
+
 def test_conv_transpose2d_keeps_no_product_for_backward(rng):
     """The (C_out·kh·kw, N·H·W) product that col2im folds onto the output is freed at once: no op
     of the graph holds an array of its shape (its backward never reads it)."""
@@ -259,12 +269,7 @@ def test_conv_transpose2d_keeps_no_product_for_backward(rng):
     w = tg.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
     y = F.conv_transpose2d(x, w, stride=2)
     product_shape = (3 * 3 * 3, 2 * 5 * 5)
-    held, stack = [], [y.creator]
-    while stack:
-        f = stack.pop()
-        held += [t.data.shape for t in f.inputs]
-        stack += [t.creator for t in f.inputs if t.creator is not None]
-    assert product_shape not in held
+    assert product_shape not in held_shapes(y)
     y.sum().backward()
     assert x.grad.shape == x.shape and w.grad.shape == w.shape
 
@@ -280,12 +285,7 @@ def test_conv2d_unfolding_again_matches_torch_and_keeps_no_columns(unfold_again,
     w = tg.tensor(rng.standard_normal((4, 3, 3, 2)), requires_grad=True)
     b = tg.tensor(rng.standard_normal(4), requires_grad=True)
     y = F.conv2d(x, w, b, stride=(2, 1), padding=1)
-    held, stack = [], [y.creator]
-    while stack:
-        f = stack.pop()
-        held += [t.data.shape for t in f.inputs]
-        stack += [t.creator for t in f.inputs if t.creator is not None]
-    assert (3 * 3 * 2, 2 * 4 * 7) not in held  # the column matrix
+    assert (3 * 3 * 2, 2 * 4 * 7) not in held_shapes(y)  # the column matrix
     gy = rng.standard_normal(y.shape)
     (y * tg.tensor(gy)).sum().backward()
     xt, wt, bt = (torch.tensor(a.numpy(), requires_grad=True) for a in (x, w, b))

@@ -57,7 +57,7 @@ from .index import check_index_range, getitem
 from .linalg import matmul
 from .movement import astype
 from .reduce import mean, sum
-from .shape import Repeat, pad, reshape, squeeze, transpose, unsqueeze
+from .shape import Repeat, pad, reshape, squeeze, swapaxes, transpose, unsqueeze
 
 __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "col2im", "conv1d", "conv2d", "conv_transpose1d",
            "conv_transpose2d", "im2col", "interpolate", "max_pool2d", "max_unpool2d", "pixel_shuffle",
@@ -208,23 +208,24 @@ class UnfoldedProduct(Function):
 
 
 class FoldedProduct(Function):
-    """``col2im(aᵀ·b)`` (+ ``bias``): a transposed convolution's one GEMM, folded straight onto its
+    """``col2im(aᵀ·b)`` (+ ``bias``): a transposed convolution's GEMM, folded straight onto its
     output, with ``a = W.reshape(C_in, C_out*kh*kw)`` and ``b = x.reshape(C_in, N*H*W)`` (channel
-    first); ``extra`` zero rows and columns are then added at the bottom and right (PyTorch's
-    ``output_padding`` beyond the canvas), and the bias to every output cell.
+    first), or for ``groups=G`` their (G, C_in/G, ...) stacks, whose G products are stacked row
+    blocks of the one product; ``extra`` zero rows and columns are then added at the bottom and
+    right (PyTorch's ``output_padding`` beyond the canvas), and the bias to every output cell.
 
     As separate ops (``MatMul``, ``Col2im``, ``pad``, the bias ``Add``) each intermediate array,
     the product (``C_out·kh·kw`` rows by ``N·H·W``) above all, stayed alive until the backward
     pass, which reads none of them: with ``g = im2col(dy)`` cropped to the canvas (the product's
-    gradient), ``da = b·gᵀ``, ``db = a·g`` and ``dbias = Σ dy`` over all but the channel axis,
-    written with ops so that they can be differentiated again.
+    gradient, split into the G row blocks), ``da = b·gᵀ``, ``db = a·g`` and ``dbias = Σ dy`` over
+    all but the channel axis, written with ops so that they can be differentiated again.
     """
 
     def __init__(self, g, extra=(0, 0)):
         self.g, self.extra = g, tuple(extra)
 
     def forward(self, a, b, bias=None):
-        y = kernels.col2im(a.T @ b, self.g)
+        y = kernels.col2im((a.swapaxes(-1, -2) @ b).reshape(-1, b.shape[-1]), self.g)
         if any(self.extra):
             canvas = y
             y = backend.get_array_module(canvas).zeros(
@@ -238,7 +239,8 @@ class FoldedProduct(Function):
         a, b = self.inputs[:2]
         g_canvas = gy[:, :, :self.g.h, :self.g.w] if any(self.extra) else gy
         gcols = Im2col(self.g)(g_canvas)  # (C_out*kh*kw, N*H*W), the product's gradient
-        ga = matmul(b, transpose(gcols)) if a.requires_grad else None
+        gcols = reshape(gcols, a.shape[:-2] + (a.shape[-1], -1))  # (G, C_out/G*kh*kw, N*H*W) with groups
+        ga = matmul(b, swapaxes(gcols, -1, -2)) if a.requires_grad else None
         gb = matmul(a, gcols) if b.requires_grad else None
         if len(self.inputs) == 2:
             return ga, gb
@@ -247,7 +249,7 @@ class FoldedProduct(Function):
     @staticmethod
     def product_operands(arrays):
         """The operands of the matrix product inside, for the profiler: ``(aᵀ, b)``."""
-        return arrays[0].T, arrays[1]
+        return arrays[0].swapaxes(-1, -2), arrays[1]
 
 
 def _fold(cols: Tensor, g, op: str) -> Tensor:
@@ -420,14 +422,12 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         return to_images(product) if bias is None else to_images(product, bias)
     if groups == 1 and math.prod(g.cols_shape) * x.dtype.itemsize >= RECOMPUTE_COLUMNS_BYTES:
         product = UnfoldedProduct(g)(reshape(weight, (out_channels, -1)), x)  # (OC, N*oh*ow), cols not kept
-        return to_images(product) if bias is None else to_images(product, bias)
-    cols = Im2col(g)(x)                                            # (C*kh*kw, N*oh*ow)
-    if groups == 1:
-        product = matmul(reshape(weight, (out_channels, -1)), cols)    # the one GEMM: (OC, N*oh*ow)
+    elif groups == 1:
+        product = matmul(reshape(weight, (out_channels, -1)), Im2col(g)(x))  # the one GEMM: (OC, N*oh*ow)
     else:
         # The rows of cols come channel by channel, so group k's rows are the k-th of G equal blocks.
         w_groups = reshape(weight, (groups, out_channels // groups, -1))    # (G, OC/G, C/G*kh*kw)
-        cols_groups = reshape(cols, (groups, w_groups.shape[2], -1))      # (G, C/G*kh*kw, N*oh*ow)
+        cols_groups = reshape(Im2col(g)(x), (groups, w_groups.shape[2], -1))  # (G, C/G*kh*kw, N*oh*ow)
         product = reshape(matmul(w_groups, cols_groups), (out_channels, -1))  # G GEMMs, stacked
     return to_images(product) if bias is None else to_images(product, bias)
 
@@ -520,17 +520,13 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     x_rows = reshape(transpose(x, (1, 0, 2, 3)), (in_channels, -1))  # (C_in, N*H*W), a copy
     g = window.geometry((n, out_channels) + canvas, op)
     if groups == 1:
-        w_rows = reshape(weight, (in_channels, -1))                 # (C_in, C_out*kh*kw)
-        folded = FoldedProduct(g, extra)                            # the one GEMM, folded by col2im
-        return folded(w_rows, x_rows) if bias is None else folded(w_rows, x_rows, bias)
-    w_groups = reshape(weight, (groups, in_channels // groups, -1))  # (G, C_in/G, C_out/G*kh*kw)
-    x_groups = reshape(x_rows, (groups, in_channels // groups, -1))  # (G, C_in/G, N*H*W)
-    # G GEMMs; group k's (C_out/G)*kh*kw rows are the k-th block of col2im's channel-major rows.
-    cols = reshape(matmul(transpose(w_groups, (0, 2, 1)), x_groups), (out_channels * k[0] * k[1], -1))
-    y = Col2im(g)(cols)
-    if any(extra):
-        y = pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
-    return y if bias is None else y + reshape(bias, (out_channels, 1, 1))
+        w_rows = reshape(weight, (in_channels, -1))                 # (C_in, C_out*kh*kw): one GEMM
+    else:
+        # G GEMMs; group k's (C_out/G)*kh*kw rows are the k-th block of col2im's channel-major rows.
+        w_rows = reshape(weight, (groups, in_channels // groups, -1))  # (G, C_in/G, C_out/G*kh*kw)
+        x_rows = reshape(x_rows, (groups, in_channels // groups, -1))  # (G, C_in/G, N*H*W)
+    folded = FoldedProduct(g, extra)                                # the GEMM(s), folded by col2im
+    return folded(w_rows, x_rows) if bias is None else folded(w_rows, x_rows, bias)
 
 
 def _along_width(value, name: str, op: str, fill: int):

@@ -81,7 +81,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool | None = None) -> Tensor:
 
 class KeepScaled(Function):
     """``x · keep · scale`` for a boolean mask ``keep``: dropout's multiply.  Its gradient is
-    ``gy · keep · scale``.  The mask is kept for the backward pass as booleans, one byte per
+    ``gy · keep · scale``, the same Function.  The mask is kept for the backward pass as booleans, one byte per
     element, where ``x * mask`` kept a float mask (four bytes) as the multiply's second input."""
 
     def __init__(self, keep, scale: float):
@@ -91,7 +91,7 @@ class KeepScaled(Function):
         return x * self.keep * x.dtype.type(self.scale)
 
     def backward(self, gy):
-        return gy * _const((self.keep * gy.dtype.type(self.scale)).astype(gy.dtype))
+        return KeepScaled(self.keep, self.scale)(gy)  # linear in x: its own gradient
 
 
 def embedding(ids, weight: Tensor) -> Tensor:
