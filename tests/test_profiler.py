@@ -21,7 +21,7 @@ def test_records_forward_and_backward_of_every_op():
     with tg.profile() as prof:
         conv(x).relu().sum().backward()
     names = set(prof.stats)
-    assert {"MatMul", "Im2col", "MatMul (backward)", "Im2col (backward)"} <= names
+    assert {"Convolution", "Convolution (backward)", "im2col kernel", "GEMM", "col2im kernel"} <= names
     assert all(s.calls >= 1 and s.total_seconds >= s.self_seconds >= 0 for s in prof.stats.values())
     assert 0 < prof.op_seconds <= prof.wall_seconds
 
@@ -44,6 +44,20 @@ def test_matmul_flops_are_counted():
         a @ b
     assert prof.stats["MatMul"].flops == 2 * 5 * 3 * 7
     assert "GFLOP/s" in prof.table()
+
+
+def test_a_convolutions_kernels_and_products_are_rows_of_their_own():
+    """Inside one Convolution: im2col and one GEMM forward; im2col again, two GEMMs and col2im
+    backward, each with the calls and operations it did, and out of the op's self time."""
+    conv, x = _conv_step()  # 4 images of 3x8x8, 8 filters of 3x3: a (27, 256) column matrix
+    with tg.profile(record_shapes=True) as prof:
+        conv(x).sum().backward()
+    assert prof.stats["im2col kernel"].calls == 2 and prof.stats["col2im kernel"].calls == 1
+    assert prof.stats["GEMM"].calls == 3 and prof.stats["GEMM"].flops == 3 * 2 * 8 * 27 * 256
+    assert ((8, 27), (27, 256)) in prof.matmul_shapes
+    inside = sum(prof.stats[name].total_seconds for name in ("im2col kernel", "GEMM", "col2im kernel"))
+    ops = prof.stats["Convolution"], prof.stats["Convolution (backward)"]
+    assert sum(s.total_seconds - s.self_seconds for s in ops) == pytest.approx(inside)
 
 
 def test_off_by_default_and_one_at_a_time():

@@ -14,8 +14,10 @@ that a backward runs are timed under their own names too; each row therefore sho
 * ``total``: time from the op's start to its end, the ops it called included.
 
 Matrix products also get GFLOP/s (``2·M·N·K`` floating-point operations per product), the
-number to compare with the machine's BLAS speed: a convolution is im2col (``Im2col``) plus one
-``MatMul`` forward, and col2im (``Col2im``) plus two ``MatMul``s backward.
+number to compare with the machine's BLAS speed.  An op that runs several kernels inside one
+Function times each of them as a nested row of its own (``inner``): a convolution
+(``Convolution``) shows its ``im2col kernel``, ``GEMM`` and ``col2im kernel`` rows, whose times are
+taken out of the op's self time.
 
 When no profiler is active, ``Function.__call__`` and the backward walk test one module-level
 variable and nothing else (``benchmarks/overhead.py`` shows it costs nothing measurable).
@@ -49,16 +51,25 @@ def _matmul_flops(inputs, output) -> float:
     return 2.0 * math.prod(output.shape) * k
 
 
-def _folded_flops(inputs, output) -> float:
-    """A transposed convolution's product ``aᵀ·b`` (``ops.conv.FoldedProduct``; a and b may be
-    stacks of G groups): ``2·K·M·L`` per group."""
-    a, b = inputs[:2]
-    return 2.0 * math.prod(a.shape) * b.shape[-1]
+# Function class name -> flops(input arrays, output array).  Products inside other ops are counted
+# where they run (``inner(..., product=True)``).
+FLOP_COUNTERS = {"MatMul": _matmul_flops}
 
 
-# Function class name -> flops(input arrays, output array).  A Function whose product is not simply
-# ``inputs[0] @ inputs[1]`` says which arrays it multiplies in ``product_operands(arrays)``.
-FLOP_COUNTERS = {"MatMul": _matmul_flops, "FoldedProduct": _folded_flops, "UnfoldedProduct": _matmul_flops}
+def inner(name: str, run, *args, product: bool = False):
+    """``run(*args)``: a kernel or BLAS call inside an op.  Under an active profile it is timed as
+    a row of its own, ``name``, nested in the op (``product=True``: ``args[0] @ args[1]``, whose
+    operations are counted and, with ``record_shapes``, whose operand shapes are recorded)."""
+    profiler = _tensor._profiler
+    if profiler is None:
+        return run(*args)
+    result = profiler._timed(name, run, args)
+    if product:
+        flops = _matmul_flops(args, result)
+        profiler.stats[name].flops += flops
+        if profiler.record_shapes:
+            profiler._record_shapes(args, flops)
+    return result
 
 
 class Profile:
@@ -83,7 +94,7 @@ class Profile:
             flops = counter(arrays, results)
             self.stats[fn.name].flops += flops
             if self.record_shapes:
-                self._record_shapes(getattr(fn, "product_operands", tuple)(arrays), flops)
+                self._record_shapes(arrays, flops)
         return results
 
     def _record_shapes(self, arrays, flops: float) -> None:
@@ -180,4 +191,4 @@ def profile(synchronize: bool = True, clock: str = "wall", record_shapes: bool =
     return Profile(sync, CLOCKS[clock], record_shapes)
 
 
-__all__ = ["OpStats", "Profile", "profile"]
+__all__ = ["OpStats", "Profile", "inner", "profile"]

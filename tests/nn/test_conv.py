@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 import pytest
+from tinygdl.kernels.geometry import conv_geometry
 
 import tinygdl as tg
 import tinygdl.nn.functional as F
@@ -152,6 +153,20 @@ def _compare_forward_backward(torch, ours, theirs, inputs, torch_inputs, rng, to
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=tol, atol=tol)
 
 
+@pytest.fixture
+def image_by_image(monkeypatch):
+    """Every chunk of a convolution's batch is one image (``image_chunks``): the weight gradients
+    are then sums over chunks."""
+    monkeypatch.setattr(tg.ops.conv, "CHUNK_COLUMNS_BYTES", 1)
+
+
+@pytest.fixture(params=["whole batch", "image by image"])
+def chunking(request, monkeypatch):
+    """Run a test with the batch in one chunk and again with one image per chunk."""
+    if request.param == "image by image":
+        monkeypatch.setattr(tg.ops.conv, "CHUNK_COLUMNS_BYTES", 1)
+
+
 def _torch_conv2d(torch, x, w, b, stride, padding, dilation):
     """torch conv2d with any of our paddings: explicit (possibly uneven) zero padding first."""
     (t, bottom), (left, right) = resolve(padding, x.shape[2:], w.shape[2:], pairs(stride)[0], pairs(dilation)[0])
@@ -161,7 +176,8 @@ def _torch_conv2d(torch, x, w, b, stride, padding, dilation):
 
 @pytest.mark.torch
 @pytest.mark.parametrize("shape, oc, kernel, stride, padding, dilation, bias", CONV_GRID)
-def test_conv2d_matches_torch(shape, oc, kernel, stride, padding, dilation, bias, cpu_kernels, torch, rng):
+def test_conv2d_matches_torch(shape, oc, kernel, stride, padding, dilation, bias, cpu_kernels, chunking, torch,
+                              rng):
     shapes = [shape, (oc, shape[1]) + kernel] + ([(oc,)] if bias else [])
     ours, theirs = _twins(torch, rng, *shapes)
     y = F.conv2d(*ours[:2], ours[2] if bias else None, stride=stride, padding=padding, dilation=dilation)
@@ -221,7 +237,7 @@ def _torch_conv_transpose2d(torch, x, w, b, stride, padding, output_padding, dil
 @pytest.mark.torch
 @pytest.mark.parametrize("shape, oc, kernel, stride, padding, output_padding, dilation, bias", _transpose_grid())
 def test_conv_transpose2d_matches_torch(shape, oc, kernel, stride, padding, output_padding, dilation, bias,
-                                        cpu_kernels, torch, rng):
+                                        cpu_kernels, chunking, torch, rng):
     shapes = [shape, (shape[1], oc) + kernel] + ([(oc,)] if bias else [])
     ours, theirs = _twins(torch, rng, *shapes)
     options = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)
@@ -274,18 +290,22 @@ def test_conv_transpose2d_keeps_no_product_for_backward(rng):
     assert x.grad.shape == x.shape and w.grad.shape == w.shape
 
 
-@pytest.fixture
-def unfold_again(monkeypatch):
-    """Every column matrix counts as too large to keep: conv2d takes UnfoldedProduct."""
-    monkeypatch.setattr(tg.ops.conv, "RECOMPUTE_COLUMNS_BYTES", 0)
 
 
-def test_conv2d_unfolding_again_matches_torch_and_keeps_no_columns(unfold_again, float64, rng, torch):
-    x = tg.tensor(rng.standard_normal((2, 3, 7, 6)), requires_grad=True)
+def test_image_chunks_cover_the_batch_within_the_budget(monkeypatch):
+    g = conv_geometry((10, 3, 8, 8), 3, 1, 1, 1)                     # 27 rows x 64 columns per image
+    monkeypatch.setattr(tg.ops.conv, "CHUNK_COLUMNS_BYTES", 3 * 27 * 64 * 4 + 100)
+    chunks = list(tg.ops.conv.image_chunks(g, 4, np))
+    assert [(start, stop) for start, stop, _ in chunks] == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert [c.n for _, _, c in chunks] == [3, 3, 3, 1] and chunks[0][2]._replace(n=10) == g
+
+
+def test_conv2d_image_by_image_matches_torch_and_keeps_no_columns(image_by_image, float64, rng, torch):
+    x = tg.tensor(rng.standard_normal((3, 3, 7, 6)), requires_grad=True)
     w = tg.tensor(rng.standard_normal((4, 3, 3, 2)), requires_grad=True)
     b = tg.tensor(rng.standard_normal(4), requires_grad=True)
     y = F.conv2d(x, w, b, stride=(2, 1), padding=1)
-    assert (3 * 3 * 2, 2 * 4 * 7) not in held_shapes(y)  # the column matrix
+    assert (3 * 3 * 2, 3 * 4 * 7) not in held_shapes(y)  # the column matrix
     gy = rng.standard_normal(y.shape)
     (y * tg.tensor(gy)).sum().backward()
     xt, wt, bt = (torch.tensor(a.numpy(), requires_grad=True) for a in (x, w, b))
@@ -296,11 +316,36 @@ def test_conv2d_unfolding_again_matches_torch_and_keeps_no_columns(unfold_again,
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-11, atol=1e-12)
 
 
-def test_conv2d_unfolding_again_is_twice_differentiable(unfold_again, float64, rng):
+def test_conv2d_image_by_image_is_twice_differentiable(image_by_image, float64, rng):
     x = tg.tensor(rng.standard_normal((2, 2, 5, 4)), requires_grad=True)
     w = tg.tensor(rng.standard_normal((3, 2, 3, 2)), requires_grad=True)
-    assert gradcheck(lambda x, w: F.conv2d(x, w, stride=2, padding=1), (x, w))
-    assert gradgradcheck(lambda x, w: F.conv2d(x, w, stride=2, padding=1), (x, w))
+    b = tg.tensor(rng.standard_normal(3), requires_grad=True)
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), (x, w, b))
+    assert gradgradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), (x, w, b))
+
+
+def test_conv_transpose2d_image_by_image_is_twice_differentiable(image_by_image, float64, rng):
+    x = tg.tensor(rng.standard_normal((3, 4, 3, 4)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((4, 1, 3, 3)), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(2), requires_grad=True)
+
+    def layer(x, w, b):
+        return F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2)
+
+    assert gradcheck(layer, (x, w, b))
+    assert gradgradcheck(layer, (x, w, b))
+
+
+def test_conv2d_gradient_of_only_the_input_or_only_the_weight(rng):
+    """The backward pass computes only the gradients asked for, and each equals the full pass's."""
+    x_data, w_data = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    both = [tg.tensor(a, requires_grad=True) for a in (x_data, w_data)]
+    F.conv2d(*both, padding=1).sum().backward()
+    for which in (0, 1):
+        pair_ = [tg.tensor(a, requires_grad=(i == which)) for i, a in enumerate((x_data, w_data))]
+        F.conv2d(*pair_, padding=1).sum().backward()
+        assert pair_[1 - which].grad is None
+        np.testing.assert_allclose(pair_[which].grad.numpy(), both[which].grad.numpy(), rtol=1e-5)
 
 
 # --------------------------------------------------------------------------- gradient checks
@@ -479,7 +524,7 @@ def test_bad_transposed_arguments():
     lambda nn_: nn_.Conv1d(4, 4, 5, padding="same", groups=4),
     lambda nn_: nn_.ConvTranspose1d(4, 2, 3, stride=3, padding=1, output_padding=2, groups=2),
 ])
-def test_grouped_and_1d_layers_match_torch_with_copied_weights(make, torch, rng):
+def test_grouped_and_1d_layers_match_torch_with_copied_weights(make, chunking, torch, rng):
     ours, theirs = make(nn).to(dtype=np.float64), make(torch.nn).double()
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     shape = (2, ours.in_channels) + (7, 6)[:ours.spatial]

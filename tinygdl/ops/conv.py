@@ -12,7 +12,8 @@ from.  The two are each other's gradient, so everything built from them can be d
 twice (a WGAN-GP critic needs the gradient of a gradient):
 
 * ``conv2d``: ``y = W·im2col(x)``; so ``dW = dy·colsᵀ`` (another matrix product) and
-  ``dx = col2im(Wᵀ·dy)``.
+  ``dx = col2im(Wᵀ·dy)``.  ``Convolution`` computes these a few images at a time, so that each
+  column matrix is small enough to stay in the processor's cache (``image_chunks``).
 * ``conv_transpose2d`` is the adjoint of ``conv2d``: ``y = col2im(Wᵀ·x)``, and its gradient with
   respect to ``x`` is a convolution of ``dy``.
 * a stride-1 convolution to few channels (``OC <= C/2``, e.g. a decoder's output layer) runs the
@@ -44,6 +45,7 @@ bottom/right (PyTorch's symmetric ``padding=p`` differs when the total padding i
 from __future__ import annotations
 
 import math
+import operator
 from numbers import Integral
 from typing import NamedTuple
 
@@ -52,7 +54,9 @@ import numpy as np
 from .. import backend, kernels
 from ..errors import ShapeError
 from ..kernels.geometry import padding_pairs, pair, per_axis
-from ..tensor import Function, Tensor
+from ..profiler import inner
+from ..tensor import Function, Tensor, is_grad_enabled
+from .elementwise import _const
 from .index import check_index_range, getitem
 from .linalg import matmul
 from .movement import astype
@@ -172,39 +176,99 @@ class Col2im(Function):
         return Im2col(self.g)(gx)
 
 
-# A convolution's column matrix of at least this many bytes is not kept for the backward pass but
-# unfolded again there (``UnfoldedProduct``): one more im2col per layer and step, for a matrix
-# kh·kw/(sh·sw) times the size of the layer's input (4x for a k4 s2 layer) not held in memory.  At
-# this size the extra im2col costs about 1% of a DCGAN step; below it, as in the CIFAR CNN (9 MB
-# matrices), it would cost about 10%.
-RECOMPUTE_COLUMNS_BYTES = 16 << 20
+# A convolution unfolds its batch a few images at a time, into column matrices of at most this many
+# bytes (host memory; at least one image per chunk).  A chunk's matrix is written, multiplied and
+# dropped while it is still in the processor's cache, and a step never holds the whole batch's
+# matrix, kh·kw/(sh·sw) times the size of the layer's input (4x for a k4 s2 layer).  A GPU has
+# the memory, and many small products would leave it idle: there the budget is 64x larger.
+CHUNK_COLUMNS_BYTES = 2 << 20
 
 
-class UnfoldedProduct(Function):
-    """``W2d · im2col(x)``: a convolution's one GEMM, for a column matrix too large to keep
-    (``RECOMPUTE_COLUMNS_BYTES``).  Forward unfolds ``x``, multiplies and lets the matrix go;
-    backward unfolds ``x`` again: ``dW = dy·colsᵀ`` and ``dx = col2im(W2dᵀ·dy)``, written with ops
-    so that they can be differentiated again.  (``MatMul`` on ``Im2col(x)`` keeps the matrix as
-    its input until the backward pass.)"""
+def image_chunks(g, itemsize: int, xp):
+    """``(start, stop, geometry)`` for each chunk of the batch of ``ConvGeometry`` ``g`` whose
+    column matrix fits in ``CHUNK_COLUMNS_BYTES`` (one image at least)."""
+    budget = CHUNK_COLUMNS_BYTES * (1 if xp is np else 64)
+    per_image = g.cols_shape[0] * g.oh * g.ow * itemsize
+    step = max(1, budget // max(per_image, 1))
+    for start in range(0, g.n, step):
+        stop = min(g.n, start + step)
+        yield start, stop, g._replace(n=stop - start)
 
-    def __init__(self, g):
-        self.g = g
 
-    def forward(self, w2d, x):
-        return w2d @ kernels.im2col(x, self.g)
+def _gemm(a, b):
+    """``a @ b`` inside a convolution: a row of its own, ``GEMM``, under an active profile."""
+    return inner("GEMM", operator.matmul, a, b, product=True)
+
+
+def _unfold(x, g):
+    return inner("im2col kernel", kernels.im2col, x, g)
+
+
+def _fold_kernel(cols, g):
+    return inner("col2im kernel", kernels.col2im, cols, g)
+
+
+def _and_bias(fn: Function, grads, bias_grad):
+    """The gradients of a convolution ``fn``'s weight and input, and its bias's (``bias_grad()``:
+    the output gradient summed over all but the channel axis) if it has a bias that needs one."""
+    if len(fn.inputs) == 2:
+        return tuple(grads)
+    return tuple(grads) + (bias_grad() if fn.inputs[2].requires_grad else None,)
+
+
+class Convolution(Function):
+    """``conv2d`` without groups, in one Function: ``y = W2d · im2col(x)`` (+ ``bias``), moved to
+    the (N, OC, oh, ow) layout, with ``W2d = weight.reshape(OC, C·kh·kw)``.
+
+    Forward and backward run a chunk of images at a time (``image_chunks``)::
+
+        y[chunk] = W2d · cols            dW = Σ_chunks dy_rows · colsᵀ
+        dx[chunk] = col2im(W2dᵀ · dy_rows)       dbias = Σ dy over all but the channel axis
+
+    where ``cols = im2col(x[chunk])`` is unfolded again in the backward pass and ``dy_rows`` is
+    ``dy[chunk]`` as (OC, images·oh·ow).  The Function keeps only its inputs.  When the backward
+    pass is itself recorded (double backward), the same formulas run with ops on the whole batch.
+    """
+
+    def __init__(self, g, out_channels: int):
+        self.g, self.image_shape = g, (g.n, out_channels, g.oh, g.ow)
+
+    def forward(self, w2d, x, bias=None):
+        xp = backend.get_array_module(x)
+        n, oc, oh, ow = self.image_shape
+        out = xp.empty(self.image_shape, dtype=x.dtype)
+        for start, stop, g in image_chunks(self.g, x.dtype.itemsize, xp):
+            product = _gemm(w2d, _unfold(x[start:stop], g))                         # (OC, images*oh*ow)
+            batch_first = product.reshape(oc, stop - start, oh * ow).transpose(1, 0, 2)
+            target = out[start:stop].reshape(stop - start, oc, oh * ow)
+            if bias is None:
+                target[...] = batch_first
+            else:
+                xp.add(batch_first, bias.reshape(oc, 1), out=target)
+        return out
 
     def backward(self, gy):
-        w2d, x = self.inputs
-        cols = Im2col(self.g)(x)
-        gw = matmul(gy, transpose(cols)) if w2d.requires_grad else None
-        gx = Col2im(self.g)(matmul(transpose(w2d), gy)) if x.requires_grad else None
-        return gw, gx
+        if is_grad_enabled():
+            return self._recorded_backward(gy)
+        w2d, x = (t.data for t in self.inputs[:2])
+        dy, xp, oc = gy.data, backend.get_array_module(x), self.image_shape[1]
+        gw = xp.zeros_like(w2d) if self.inputs[0].requires_grad else None
+        gx = xp.empty_like(x) if self.inputs[1].requires_grad else None
+        for start, stop, g in image_chunks(self.g, x.dtype.itemsize, xp):
+            dy_rows = dy[start:stop].transpose(1, 0, 2, 3).reshape(oc, -1)  # a copy, (OC, images*oh*ow)
+            if gw is not None:
+                gw += _gemm(dy_rows, _unfold(x[start:stop], g).T)
+            if gx is not None:
+                gx[start:stop] = _fold_kernel(_gemm(w2d.T, dy_rows), g)
+        return _and_bias(self, [None if a is None else _const(a) for a in (gw, gx)],
+                         lambda: _const(dy.sum(axis=(0, 2, 3))))
 
-    def product_operands(self, arrays):
-        """The operands of the matrix product inside, for the profiler: ``W2d`` and a stand-in of
-        the column matrix's shape (it is gone by now)."""
-        w2d = arrays[0]
-        return w2d, backend.get_array_module(w2d).broadcast_to(w2d.dtype.type(0), self.g.cols_shape)
+    def _recorded_backward(self, gy):
+        w2d, x = self.inputs[:2]
+        dy_rows = reshape(transpose(gy, (1, 0, 2, 3)), (self.image_shape[1], -1))
+        gw = matmul(dy_rows, transpose(Im2col(self.g)(x))) if w2d.requires_grad else None
+        gx = Col2im(self.g)(matmul(transpose(w2d), dy_rows)) if x.requires_grad else None
+        return _and_bias(self, (gw, gx), lambda: sum(gy, axis=(0, 2, 3)))
 
 
 class FoldedProduct(Function):
@@ -214,42 +278,59 @@ class FoldedProduct(Function):
     blocks of the one product; ``extra`` zero rows and columns are then added at the bottom and
     right (PyTorch's ``output_padding`` beyond the canvas), and the bias to every output cell.
 
-    As separate ops (``MatMul``, ``Col2im``, ``pad``, the bias ``Add``) each intermediate array,
-    the product (``C_out·kh·kw`` rows by ``N·H·W``) above all, stayed alive until the backward
-    pass, which reads none of them: with ``g = im2col(dy)`` cropped to the canvas (the product's
-    gradient, split into the G row blocks), ``da = b·gᵀ``, ``db = a·g`` and ``dbias = Σ dy`` over
-    all but the channel axis, written with ops so that they can be differentiated again.
+    The product (``C_out·kh·kw`` rows) is made and folded a chunk of images at a time (the
+    columns of ``b`` that belong to them, ``image_chunks``), and never kept: with ``g =
+    im2col(dy)`` cropped to the canvas (the product's gradient, split into the G row blocks), the
+    backward pass is ``da = Σ_chunks b·gᵀ``, ``db = a·g`` and ``dbias = Σ dy`` over all but the
+    channel axis, also chunk by chunk.  When it is itself recorded (double backward), the same
+    formulas run with ops on the whole batch.
     """
 
     def __init__(self, g, extra=(0, 0)):
         self.g, self.extra = g, tuple(extra)
 
+    def _chunks(self, xp, itemsize):
+        """``(images, columns of b, geometry)`` per chunk of the batch."""
+        positions = self.g.oh * self.g.ow  # columns of b per image
+        for start, stop, g in image_chunks(self.g, itemsize, xp):
+            yield slice(start, stop), slice(start * positions, stop * positions), g
+
     def forward(self, a, b, bias=None):
-        y = kernels.col2im((a.swapaxes(-1, -2) @ b).reshape(-1, b.shape[-1]), self.g)
-        if any(self.extra):
-            canvas = y
-            y = backend.get_array_module(canvas).zeros(
-                canvas.shape[:2] + (canvas.shape[2] + self.extra[0], canvas.shape[3] + self.extra[1]), canvas.dtype)
-            y[:, :, :canvas.shape[2], :canvas.shape[3]] = canvas
+        xp, g = backend.get_array_module(b), self.g
+        make = xp.zeros if any(self.extra) else xp.empty  # the extra rows and columns stay 0
+        y = make((g.n, g.c, g.h + self.extra[0], g.w + self.extra[1]), dtype=b.dtype)
+        for images, columns, chunk in self._chunks(xp, b.dtype.itemsize):
+            product = _gemm(a.swapaxes(-1, -2), b[..., columns]).reshape(-1, columns.stop - columns.start)
+            y[images, :, :g.h, :g.w] = _fold_kernel(product, chunk)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)
         return y
 
     def backward(self, gy):
+        if is_grad_enabled():
+            return self._recorded_backward(gy)
+        a, b = (t.data for t in self.inputs[:2])
+        xp, dy = backend.get_array_module(b), gy.data[:, :, :self.g.h, :self.g.w]
+        ga = xp.zeros_like(a) if self.inputs[0].requires_grad else None
+        gb = xp.empty_like(b) if self.inputs[1].requires_grad else None
+        for images, columns, chunk in self._chunks(xp, b.dtype.itemsize):
+            gcols = _unfold(xp.ascontiguousarray(dy[images]), chunk)
+            gcols = gcols.reshape(a.shape[:-2] + (a.shape[-1], -1))  # (G, C_out/G*kh*kw, columns)
+            if ga is not None:
+                ga += _gemm(b[..., columns], gcols.swapaxes(-1, -2))
+            if gb is not None:
+                gb[..., columns] = _gemm(a, gcols)
+        return _and_bias(self, [None if g is None else _const(g) for g in (ga, gb)],
+                         lambda: _const(gy.data.sum(axis=(0, 2, 3))))
+
+    def _recorded_backward(self, gy):
         a, b = self.inputs[:2]
         g_canvas = gy[:, :, :self.g.h, :self.g.w] if any(self.extra) else gy
         gcols = Im2col(self.g)(g_canvas)  # (C_out*kh*kw, N*H*W), the product's gradient
         gcols = reshape(gcols, a.shape[:-2] + (a.shape[-1], -1))  # (G, C_out/G*kh*kw, N*H*W) with groups
         ga = matmul(b, swapaxes(gcols, -1, -2)) if a.requires_grad else None
         gb = matmul(a, gcols) if b.requires_grad else None
-        if len(self.inputs) == 2:
-            return ga, gb
-        return ga, gb, sum(gy, axis=(0, 2, 3)) if self.inputs[2].requires_grad else None
-
-    @staticmethod
-    def product_operands(arrays):
-        """The operands of the matrix product inside, for the profiler: ``(aᵀ, b)``."""
-        return arrays[0].swapaxes(-1, -2), arrays[1]
+        return _and_bias(self, (ga, gb), lambda: sum(gy, axis=(0, 2, 3)))
 
 
 def _fold(cols: Tensor, g, op: str) -> Tensor:
@@ -416,19 +497,18 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     _check_bias("conv2d", bias, out_channels)
     window = _window(x.shape, weight.shape[2:], stride, padding, dilation, "conv2d")
     g = window.geometry(x.shape, "conv2d")
-    to_images = GemmToImages((g.n, out_channels, g.oh, g.ow))
-    if _by_taps(weight, window, groups):
+    if groups == 1 and not _by_taps(weight, window, groups):
+        convolution = Convolution(g, out_channels)
+        w2d = reshape(weight, (out_channels, -1))
+        return convolution(w2d, x) if bias is None else convolution(w2d, x, bias)
+    if groups == 1:
         product = _conv2d_by_taps(x, weight, window, g)
-        return to_images(product) if bias is None else to_images(product, bias)
-    if groups == 1 and math.prod(g.cols_shape) * x.dtype.itemsize >= RECOMPUTE_COLUMNS_BYTES:
-        product = UnfoldedProduct(g)(reshape(weight, (out_channels, -1)), x)  # (OC, N*oh*ow), cols not kept
-    elif groups == 1:
-        product = matmul(reshape(weight, (out_channels, -1)), Im2col(g)(x))  # the one GEMM: (OC, N*oh*ow)
     else:
         # The rows of cols come channel by channel, so group k's rows are the k-th of G equal blocks.
         w_groups = reshape(weight, (groups, out_channels // groups, -1))    # (G, OC/G, C/G*kh*kw)
         cols_groups = reshape(Im2col(g)(x), (groups, w_groups.shape[2], -1))  # (G, C/G*kh*kw, N*oh*ow)
         product = reshape(matmul(w_groups, cols_groups), (out_channels, -1))  # G GEMMs, stacked
+    to_images = GemmToImages((g.n, out_channels, g.oh, g.ow))
     return to_images(product) if bias is None else to_images(product, bias)
 
 
