@@ -2,11 +2,15 @@
 
 Where the NumPy reference makes one pass per kernel tap over whole arrays, these kernels visit each
 element once, work out where its value comes from or goes, and write it: no temporaries, no padded
-copy of the image.  ``im2col`` and ``col2im`` share one loop structure (images are volumes one cell
-deep), and their innermost loops are plain copies (or additions) along one line of the image,
-with unsigned indices so that LLVM vectorises them (``_at``).  ``col2im`` runs one task per
-(image, channel) block of its output, so no two threads write the same pixel (no atomics) and
-every run adds in the same order (deterministic).
+copy of the image.  ``im2col`` and ``col2im`` treat images as volumes one cell deep, and come in two
+loop structures.  Along the lines of a stride-1 window, the innermost loops are plain copies (or
+additions) along one line of the image, with unsigned indices so that LLVM vectorises them
+(``_at``).  A strided window reads every other cell, and a small image has short lines whose
+bookkeeping costs more than their copies: there the kernels walk a table of the cell each window
+position reads (``_source_cells``, one row per tap), 1.2-2.6x faster than the lines on the
+DCGAN's k4 s2 layers.  Either way ``col2im`` runs one task per (image, channel) block of its
+output, so no two threads write the same pixel (no atomics) and every run adds in the same order
+(deterministic).
 
 ``cache=True`` stores the compiled machine code next to this file, so only the first run on a
 machine pays the compilation (a few seconds per dtype).  This module is imported only when Numba
@@ -110,11 +114,11 @@ def _line_ranges(g):
 
 @_threaded
 def _im2col(x, g, ranges, cols):
-    # x and cols flat; g a VolGeometry (images are volumes one cell deep).  One task per
-    # (volume, channel) block of x: it fills that channel's kd*kh*kw rows of cols, one per tap,
-    # in the stretch of the block's volume (its od*oh*ow window positions, one line of ow
-    # positions at a time).  Along a line the positions [lo, hi) read inside the volume; the
-    # others read padding and get 0.
+    # x and cols flat; g a VolGeometry (images are volumes one cell deep) with stride 1 along the
+    # lines (sw == 1; other windows take _im2col_by_table).  One task per (volume, channel) block
+    # of x: it fills that channel's kd*kh*kw rows of cols, one per tap, in the stretch of the
+    # block's volume (its od*oh*ow window positions, one line of ow positions at a time).  Along a
+    # line the positions [lo, hi) read inside the volume; the others read padding and get 0.
     length = g.n * g.od * g.oh * g.ow  # of a row of cols
     cells = g.d * g.h * g.w  # of a (volume, channel) block of x
     for block in prange(g.n * g.c):
@@ -123,7 +127,7 @@ def _im2col(x, g, ranges, cols):
         for kz in range(g.kd):
             for ky in range(g.kh):
                 for kx in range(g.kw):
-                    offset = kx * g.dw - g.pl  # position ox reads cell ox*sw + offset of its line
+                    offset = kx * g.dw - g.pl  # position ox reads cell ox + offset of its line
                     for oz in range(g.od):
                         iz = oz * g.sd + kz * g.dd - g.pf  # the line read (outside the volume: padding)
                         for oy in range(g.oh):
@@ -134,12 +138,8 @@ def _im2col(x, g, ranges, cols):
                             line = block * cells + (iz * g.h + iy) * g.w + offset
                             for ox in range(lo):
                                 cols[_at(out + ox)] = 0
-                            if g.sw == 1:  # a plain copy, vectorised
-                                for ox in range(lo, hi):
-                                    cols[_at(out + ox)] = x[_at(line + ox)]
-                            else:
-                                for ox in range(lo, hi):
-                                    cols[_at(out + ox)] = x[_at(line + ox * g.sw)]
+                            for ox in range(lo, hi):  # a plain copy, vectorised
+                                cols[_at(out + ox)] = x[_at(line + ox)]
                             for ox in range(hi, g.ow):
                                 cols[_at(out + ox)] = 0
                     r += 1
@@ -171,13 +171,79 @@ def _col2im(cols, g, ranges, x):
                                 continue
                             src = r * length + ((n * g.od + oz) * g.oh + oy) * g.ow
                             line = block * cells + (iz * g.h + iy) * g.w + offset
-                            if g.sw == 1:
-                                for ox in range(lo, hi):
-                                    x[_at(line + ox)] += cols[_at(src + ox)]
-                            else:
-                                for ox in range(lo, hi):
-                                    x[_at(line + ox * g.sw)] += cols[_at(src + ox)]
+                            for ox in range(lo, hi):
+                                x[_at(line + ox)] += cols[_at(src + ox)]
                     r += 1
+
+
+@njit(cache=True)
+def _source_cells(g):
+    """``cells[tap, position]``: the cell of a (volume, channel) block that window position
+    ``(oz, oy, ox)`` (flattened) reads for tap ``(kz, ky, kx)`` (flattened), or -1 for padding."""
+    cells = np.empty((g.kd * g.kh * g.kw, g.od * g.oh * g.ow), np.int64)
+    tap = 0
+    for kz in range(g.kd):
+        for ky in range(g.kh):
+            for kx in range(g.kw):
+                position = 0
+                for oz in range(g.od):
+                    iz = oz * g.sd + kz * g.dd - g.pf
+                    for oy in range(g.oh):
+                        iy = oy * g.sh + ky * g.dh - g.pt
+                        for ox in range(g.ow):
+                            ix = ox * g.sw + kx * g.dw - g.pl
+                            inside = 0 <= iz < g.d and 0 <= iy < g.h and 0 <= ix < g.w
+                            cells[tap, position] = (iz * g.h + iy) * g.w + ix if inside else -1
+                            position += 1
+                tap += 1
+    return cells
+
+
+@_threaded
+def _im2col_by_table(x, g, cells, cols):
+    # _im2col's blocks and rows, each row filled from the table of source cells (_source_cells).
+    length = g.n * g.od * g.oh * g.ow
+    block_cells = g.d * g.h * g.w
+    taps, positions = cells.shape
+    for block in prange(g.n * g.c):
+        n, c = block // g.c, block % g.c
+        start = block * block_cells
+        for tap in range(taps):
+            out = (c * taps + tap) * length + n * positions
+            for position in range(positions):
+                cell = cells[tap, position]
+                if cell >= 0:
+                    cols[_at(out + position)] = x[_at(start + cell)]
+                else:
+                    cols[_at(out + position)] = 0
+
+
+@_threaded
+def _col2im_by_table(cols, g, cells, x):
+    # The adjoint of _im2col_by_table: within one tap no two positions read the same cell.
+    length = g.n * g.od * g.oh * g.ow
+    block_cells = g.d * g.h * g.w
+    taps, positions = cells.shape
+    for block in prange(g.n * g.c):
+        n, c = block // g.c, block % g.c
+        start = block * block_cells
+        for cell in range(block_cells):
+            x[_at(start + cell)] = 0
+        for tap in range(taps):
+            src = (c * taps + tap) * length + n * positions
+            for position in range(positions):
+                cell = cells[tap, position]
+                if cell >= 0:
+                    x[_at(start + cell)] += cols[_at(src + position)]
+
+
+# Stride-1 windows whose lines have at least this many positions are copied line by line; the
+# others use the table (see the module docstring).
+MIN_LINE = 8
+
+
+def _by_lines(v) -> bool:
+    return v.sw == 1 and v.ow >= MIN_LINE
 
 
 @register("im2col", "numba")
@@ -186,8 +252,11 @@ def im2col(x, g):
     ``reference.im2col``.  Images run as volumes one cell deep."""
     check_shape(x, g.x_shape, "x", g)
     cols = np.empty(g.cols_shape, dtype=x.dtype)
-    v = g.volume  # images as volumes one cell deep
-    _im2col(np.ascontiguousarray(x).reshape(-1), v, _line_ranges(v), cols.reshape(-1))
+    v, flat = g.volume, np.ascontiguousarray(x).reshape(-1)  # images as volumes one cell deep
+    if _by_lines(v):
+        _im2col(flat, v, _line_ranges(v), cols.reshape(-1))
+    else:
+        _im2col_by_table(flat, v, _source_cells(v), cols.reshape(-1))
     return cols
 
 
@@ -197,8 +266,11 @@ def col2im(cols, g):
     ``reference.col2im``."""
     check_shape(cols, g.cols_shape, "cols", g)
     x = np.empty(g.x_shape, dtype=cols.dtype)
-    v = g.volume  # images as volumes one cell deep
-    _col2im(np.ascontiguousarray(cols).reshape(-1), v, _line_ranges(v), x.reshape(-1))
+    v, flat = g.volume, np.ascontiguousarray(cols).reshape(-1)  # images as volumes one cell deep
+    if _by_lines(v):
+        _col2im(flat, v, _line_ranges(v), x.reshape(-1))
+    else:
+        _col2im_by_table(flat, v, _source_cells(v), x.reshape(-1))
     return x
 
 

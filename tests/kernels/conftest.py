@@ -15,3 +15,13 @@ def flavour(request):
     if name == "numba" and not kernels.numba_available():
         pytest.skip("Numba is not available")
     return name
+
+
+@pytest.fixture(params=["lines where they fit", "table everywhere"])
+def numba_loops(request, monkeypatch):
+    """The Numba kernels' two loop structures: stride-1 windows copied along lines (even 1-long
+    ones), or every window through the table of source cells."""
+    if kernels.numba_available():
+        from tinygdl.kernels import cpu
+
+        monkeypatch.setattr(cpu, "MIN_LINE", 1 if request.param == "lines where they fit" else 10**9)

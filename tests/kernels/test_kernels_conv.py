@@ -150,7 +150,7 @@ def to_flavour(a, flavour):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_flavour_matches_reference(flavour, case, dtype):
+def test_flavour_matches_reference(flavour, case, dtype, numba_loops):
     shape, g = case[0], geometry(case)
     rng = np.random.default_rng(3)
     x = random_input(rng, shape, dtype)

@@ -99,7 +99,7 @@ def test_reference_convolution_matches_torch_conv3d(torch, case):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_flavour_matches_reference(flavour, case, dtype):
+def test_flavour_matches_reference(flavour, case, dtype, numba_loops):
     shape, g = case[0], geometry(case)
     rng = np.random.default_rng(3)
     x = rng.standard_normal(shape).astype(dtype)
