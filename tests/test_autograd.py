@@ -169,6 +169,34 @@ def test_grad_of_intermediate_tensor_only_walks_what_it_needs():
     assert w.grad is None
 
 
+def test_grad_computes_only_the_gradients_that_lead_to_its_inputs():
+    """Like PyTorch's ``needs_input_grad``: the gradient for D's weights computes no product for
+    the generated images, the gradient for the generated images none for D's weights, and a
+    retained graph walked again afterwards still gives every gradient."""
+    from tinygdl import nn
+
+    generated = leaf(2, 3, 6, 6) * 2.0            # made by a "generator"
+    conv, dense = nn.Conv2d(3, 4, 3, padding=1).to(dtype="float64"), leaf(4 * 36, 1, seed=1)
+    loss = ((conv(generated).reshape(2, -1) @ dense) ** 2).sum()
+
+    def profiled(inputs):
+        with tinygdl.profile() as prof:
+            grads = tinygdl.grad(loss, inputs, retain_graph=True)
+        return grads, prof.stats
+
+    _, every = profiled([generated, conv.weight, dense])
+    assert every["GEMM"].calls == 2 and "col2im kernel" in every  # dW, and dcols folded back
+    (d_weight, d_dense), for_d = profiled([conv.weight, dense])
+    assert for_d["GEMM"].calls == 1 and "col2im kernel" not in for_d  # dW only
+    _, for_g = profiled([generated])
+    assert for_g["GEMM"].calls == 1 and "col2im kernel" in for_g  # dcols only
+    assert for_g["MatMul"].calls == every["MatMul"].calls - 1  # no gradient for the dense weight
+    loss.backward()
+    np.testing.assert_allclose(conv.weight.grad.numpy(), d_weight.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(dense.grad.numpy(), d_dense.numpy(), rtol=1e-6)
+    assert conv.bias.grad is not None
+
+
 def test_grad_reports_unused_inputs():
     a, b = leaf(2), leaf(2, seed=1)
     with pytest.raises(RuntimeError, match="not used"):

@@ -316,6 +316,7 @@ class Function:
     """
 
     is_view = False
+    _wanted = None  # in a tinygdl.grad(outputs, inputs) walk: which inputs lead to ``inputs`` (needs_grad)
 
     def __call__(self, *inputs):
         for x in inputs:
@@ -351,6 +352,14 @@ class Function:
         self.outputs = [weakref.ref(y) for y in outputs]
         for i, y in enumerate(outputs):
             y.requires_grad, y.creator, y.generation, y._out_index = True, self, generation + 1, i
+
+    def needs_grad(self, index: int) -> bool:
+        """Whether ``backward`` must compute the gradient of input ``index`` (PyTorch's
+        ``needs_input_grad``): the input requires grad and, in a ``tinygdl.grad(outputs, inputs)``
+        call, some of ``inputs`` can be reached through it.  A GAN's discriminator loss needs no
+        gradient for the generated images, nor the generator's loss one for the discriminator's
+        weights: a backward formula that asks skips those products."""
+        return self.inputs[index].requires_grad and (self._wanted is None or self._wanted[index])
 
     def output(self, index: int = 0) -> Tensor:
         """An output tensor, for backward formulas written in terms of it (exp, tanh, sigmoid)."""
@@ -462,10 +471,17 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             f._check_versions()
             received = [pending.pop((id(f), i), (None, None)) for i in range(len(f.outputs))]
             grads = [g for _, g in received]
-            if _anomaly_enabled:
-                input_grads = _call_backward(f, grads)
-            else:
-                input_grads = f.backward(*grads) if _profiler is None else _profiler.backward(f, grads)
+            if needed is not None:
+                f._wanted = [id(x) in wanted or (x.creator is not None and id(x.creator) in needed)
+                             for x in f.inputs]
+            try:
+                if _anomaly_enabled:
+                    input_grads = _call_backward(f, grads)
+                else:
+                    input_grads = f.backward(*grads) if _profiler is None else _profiler.backward(f, grads)
+            finally:
+                if needed is not None:
+                    f._wanted = None  # a retained graph may be walked again for other inputs
             for x, gx in zip(f.inputs, _as_tuple(input_grads)):
                 if gx is not None and x.requires_grad:
                     send(x, gx)

@@ -213,7 +213,7 @@ def _and_bias(fn: Function, grads, bias_grad):
     the output gradient summed over all but the channel axis) if it has a bias that needs one."""
     if len(fn.inputs) == 2:
         return tuple(grads)
-    return tuple(grads) + (bias_grad() if fn.inputs[2].requires_grad else None,)
+    return tuple(grads) + (bias_grad() if fn.needs_grad(2) else None,)
 
 
 class Convolution(Function):
@@ -252,8 +252,8 @@ class Convolution(Function):
             return self._recorded_backward(gy)
         w2d, x = (t.data for t in self.inputs[:2])
         dy, xp, oc = gy.data, backend.get_array_module(x), self.image_shape[1]
-        gw = xp.zeros_like(w2d) if self.inputs[0].requires_grad else None
-        gx = xp.empty_like(x) if self.inputs[1].requires_grad else None
+        gw = xp.zeros_like(w2d) if self.needs_grad(0) else None
+        gx = xp.empty_like(x) if self.needs_grad(1) else None
         for start, stop, g in image_chunks(self.g, x.dtype.itemsize, xp):
             dy_rows = dy[start:stop].transpose(1, 0, 2, 3).reshape(oc, -1)  # a copy, (OC, images*oh*ow)
             if gw is not None:
@@ -266,8 +266,8 @@ class Convolution(Function):
     def _recorded_backward(self, gy):
         w2d, x = self.inputs[:2]
         dy_rows = reshape(transpose(gy, (1, 0, 2, 3)), (self.image_shape[1], -1))
-        gw = matmul(dy_rows, transpose(Im2col(self.g)(x))) if w2d.requires_grad else None
-        gx = Col2im(self.g)(matmul(transpose(w2d), dy_rows)) if x.requires_grad else None
+        gw = matmul(dy_rows, transpose(Im2col(self.g)(x))) if self.needs_grad(0) else None
+        gx = Col2im(self.g)(matmul(transpose(w2d), dy_rows)) if self.needs_grad(1) else None
         return _and_bias(self, (gw, gx), lambda: sum(gy, axis=(0, 2, 3)))
 
 
@@ -311,8 +311,8 @@ class FoldedProduct(Function):
             return self._recorded_backward(gy)
         a, b = (t.data for t in self.inputs[:2])
         xp, dy = backend.get_array_module(b), gy.data[:, :, :self.g.h, :self.g.w]
-        ga = xp.zeros_like(a) if self.inputs[0].requires_grad else None
-        gb = xp.empty_like(b) if self.inputs[1].requires_grad else None
+        ga = xp.zeros_like(a) if self.needs_grad(0) else None
+        gb = xp.empty_like(b) if self.needs_grad(1) else None
         for images, columns, chunk in self._chunks(xp, b.dtype.itemsize):
             gcols = _unfold(xp.ascontiguousarray(dy[images]), chunk)
             gcols = gcols.reshape(a.shape[:-2] + (a.shape[-1], -1))  # (G, C_out/G*kh*kw, columns)
@@ -328,8 +328,8 @@ class FoldedProduct(Function):
         g_canvas = gy[:, :, :self.g.h, :self.g.w] if any(self.extra) else gy
         gcols = Im2col(self.g)(g_canvas)  # (C_out*kh*kw, N*H*W), the product's gradient
         gcols = reshape(gcols, a.shape[:-2] + (a.shape[-1], -1))  # (G, C_out/G*kh*kw, N*H*W) with groups
-        ga = matmul(b, swapaxes(gcols, -1, -2)) if a.requires_grad else None
-        gb = matmul(a, gcols) if b.requires_grad else None
+        ga = matmul(b, swapaxes(gcols, -1, -2)) if self.needs_grad(0) else None
+        gb = matmul(a, gcols) if self.needs_grad(1) else None
         return _and_bias(self, (ga, gb), lambda: sum(gy, axis=(0, 2, 3)))
 
 
@@ -385,7 +385,7 @@ class GemmToImages(Function):
         gy_rows = reshape(transpose(gy, (1, 0, 2, 3)), (oc, -1))  # (OC, N*oh*ow), a copy
         if len(self.inputs) == 1:
             return gy_rows
-        return gy_rows, sum(gy_rows, axis=1) if self.inputs[1].requires_grad else None
+        return gy_rows, sum(gy_rows, axis=1) if self.needs_grad(1) else None
 
 
 class TapSum(Function):

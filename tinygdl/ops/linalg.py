@@ -32,8 +32,8 @@ class MatMul(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        ga = sum_to(gy @ swapaxes(b, -1, -2), a.shape) if a.requires_grad else None
-        gb = sum_to(swapaxes(a, -1, -2) @ gy, b.shape) if b.requires_grad else None
+        ga = sum_to(gy @ swapaxes(b, -1, -2), a.shape) if self.needs_grad(0) else None
+        gb = sum_to(swapaxes(a, -1, -2) @ gy, b.shape) if self.needs_grad(1) else None
         return ga, gb
 
 
