@@ -86,6 +86,11 @@ def numba_available() -> bool:
     return _numba_error is None
 
 
+def cpu_threads() -> int:
+    """The number of threads the Numba kernels run on (1 without Numba)."""
+    return cpu.numba.get_num_threads() if numba_available() else 1
+
+
 def _available(flavour: str) -> bool:
     if flavour == "numba":
         return numba_available()

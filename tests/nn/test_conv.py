@@ -295,9 +295,12 @@ def test_conv_transpose2d_keeps_no_product_for_backward(rng):
 def test_image_chunks_cover_the_batch_within_the_budget(monkeypatch):
     g = conv_geometry((10, 3, 8, 8), 3, 1, 1, 1)                     # 27 rows x 64 columns per image
     monkeypatch.setattr(tg.ops.conv, "CHUNK_COLUMNS_BYTES", 3 * 27 * 64 * 4 + 100)
+    monkeypatch.setattr(tg.kernels, "cpu_threads", lambda: 1)
     chunks = list(tg.ops.conv.image_chunks(g, 4, np))
     assert [(start, stop) for start, stop, _ in chunks] == [(0, 3), (3, 6), (6, 9), (9, 10)]
     assert [c.n for _, _, c in chunks] == [3, 3, 3, 1] and chunks[0][2]._replace(n=10) == g
+    monkeypatch.setattr(tg.kernels, "cpu_threads", lambda: 2)  # the budget is per thread
+    assert [(start, stop) for start, stop, _ in tg.ops.conv.image_chunks(g, 4, np)] == [(0, 6), (6, 10)]
 
 
 def test_conv2d_image_by_image_matches_torch_and_keeps_no_columns(image_by_image, float64, rng, torch):
