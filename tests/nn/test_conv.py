@@ -158,6 +158,7 @@ def image_by_image(monkeypatch):
     """Every chunk of a convolution's batch is one image (``image_chunks``): the weight gradients
     are then sums over chunks."""
     monkeypatch.setattr(tg.ops.conv, "CHUNK_COLUMNS_BYTES", 1)
+    monkeypatch.setattr(tg.ops.conv, "MIN_CHUNK_COLUMNS", 0)
 
 
 @pytest.fixture(params=["whole batch", "image by image"])
@@ -165,6 +166,7 @@ def chunking(request, monkeypatch):
     """Run a test with the batch in one chunk and again with one image per chunk."""
     if request.param == "image by image":
         monkeypatch.setattr(tg.ops.conv, "CHUNK_COLUMNS_BYTES", 1)
+        monkeypatch.setattr(tg.ops.conv, "MIN_CHUNK_COLUMNS", 0)
 
 
 def _torch_conv2d(torch, x, w, b, stride, padding, dilation):
@@ -294,6 +296,7 @@ def test_conv_transpose2d_keeps_no_product_for_backward(rng):
 
 def test_image_chunks_cover_the_batch_within_the_budget(monkeypatch):
     g = conv_geometry((10, 3, 8, 8), 3, 1, 1, 1)                     # 27 rows x 64 columns per image
+    monkeypatch.setattr(tg.ops.conv, "MIN_CHUNK_COLUMNS", 0)
     monkeypatch.setattr(tg.ops.conv, "CHUNK_COLUMNS_BYTES", 3 * 27 * 64 * 4 + 100)
     monkeypatch.setattr(tg.kernels, "cpu_threads", lambda: 1)
     chunks = list(tg.ops.conv.image_chunks(g, 4, np))
@@ -301,6 +304,8 @@ def test_image_chunks_cover_the_batch_within_the_budget(monkeypatch):
     assert [c.n for _, _, c in chunks] == [3, 3, 3, 1] and chunks[0][2]._replace(n=10) == g
     monkeypatch.setattr(tg.kernels, "cpu_threads", lambda: 2)  # the budget is per thread
     assert [(start, stop) for start, stop, _ in tg.ops.conv.image_chunks(g, 4, np)] == [(0, 6), (6, 10)]
+    monkeypatch.setattr(tg.ops.conv, "MIN_CHUNK_COLUMNS", 7 * 64 - 1)  # 7 images' positions at least
+    assert [(start, stop) for start, stop, _ in tg.ops.conv.image_chunks(g, 4, np)] == [(0, 7), (7, 10)]
 
 
 def test_conv2d_image_by_image_matches_torch_and_keeps_no_columns(image_by_image, float64, rng, torch):
