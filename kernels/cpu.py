@@ -146,6 +146,47 @@ def _im2col(x, g, ranges, cols):
 
 
 @_threaded
+def _im2col_by_planes(x, g, ranges, cols):
+    # _im2col when output lines are as long as image lines (ow == w, "same" padding) and the
+    # window moves one line at a time (sh == 1): consecutive output lines of a tap then read
+    # consecutive image lines, so a tap's whole plane is one shifted copy, long enough to vectorise
+    # well.  The copy carries the cells next to each line's ends into the padding columns, which
+    # are zeroed after it; lines that read padding rows are zeroed whole.
+    length = g.n * g.od * g.oh * g.ow
+    cells = g.d * g.h * g.w
+    plane = g.oh * g.ow
+    for block in prange(g.n * g.c):
+        n, c = block // g.c, block % g.c
+        r = c * g.kd * g.kh * g.kw
+        for kz in range(g.kd):
+            for ky in range(g.kh):
+                row_offset = ky * g.dh - g.pt  # output line oy reads image line oy + row_offset
+                first, last = _inside_positions(row_offset, 1, g.oh, g.h)
+                for kx in range(g.kw):
+                    offset = kx * g.dw - g.pl
+                    lo, hi = ranges[kx, 0], ranges[kx, 1]
+                    for oz in range(g.od):
+                        iz = oz * g.sd + kz * g.dd - g.pf
+                        out = r * length + (n * g.od + oz) * plane
+                        top, bottom = (first, last) if 0 <= iz < g.d and lo < hi else (0, 0)
+                        for i in range(top * g.ow):
+                            cols[_at(out + i)] = 0
+                        if top < bottom:
+                            # cell i of the plane reads cell i + shift of the block's volume
+                            shift = block * cells + (iz * g.h + row_offset) * g.w + offset
+                            for i in range(top * g.ow + lo, (bottom - 1) * g.ow + hi):
+                                cols[_at(out + i)] = x[_at(shift + i)]
+                            for oy in range(top, bottom):
+                                for ox in range(lo):
+                                    cols[_at(out + oy * g.ow + ox)] = 0
+                                for ox in range(hi, g.ow):
+                                    cols[_at(out + oy * g.ow + ox)] = 0
+                        for i in range(bottom * g.ow, plane):
+                            cols[_at(out + i)] = 0
+                    r += 1
+
+
+@_threaded
 def _col2im(cols, g, ranges, x):
     # The adjoint of _im2col, with the same loops: every element of cols is added back into the
     # cell it was read from.  Only the task of a (volume, channel) block writes into it, so no
@@ -253,7 +294,9 @@ def im2col(x, g):
     check_shape(x, g.x_shape, "x", g)
     cols = np.empty(g.cols_shape, dtype=x.dtype)
     v, flat = g.volume, np.ascontiguousarray(x).reshape(-1)  # images as volumes one cell deep
-    if _by_lines(v):
+    if _by_lines(v) and v.sh == 1 and v.ow == v.w:
+        _im2col_by_planes(flat, v, _line_ranges(v), cols.reshape(-1))
+    elif _by_lines(v):
         _im2col(flat, v, _line_ranges(v), cols.reshape(-1))
     else:
         _im2col_by_table(flat, v, _source_cells(v), cols.reshape(-1))

@@ -38,6 +38,10 @@ def test_conv_kernels_serial_equal_parallel(numba_threads, rng):
     assert np.array_equal(serial, kernels.implementation("im2col", "numpy")(x, g))
     serial_x, parallel_x = _both(numba_threads, lambda: cpu.col2im(serial, g))
     assert np.array_equal(serial_x, parallel_x)
+    same = kernels.conv_geometry(x.shape, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))  # copied by whole planes
+    serial, parallel = _both(numba_threads, lambda: cpu.im2col(x, same))
+    assert np.array_equal(serial, parallel)
+    assert np.array_equal(serial, kernels.implementation("im2col", "numpy")(x, same))
     volume = rng.standard_normal((2, 3, 4, 5, 6)).astype(np.float32)
     box = kernels.vol_geometry(volume.shape, (2, 3, 2), (1, 2, 1), ((1, 0), (0, 1), (1, 1)), (1, 1, 2))
     serial, parallel = _both(numba_threads, lambda: cpu.im2col(volume, box))
