@@ -73,3 +73,13 @@ def test_tap_spread_is_the_adjoint_of_tap_sum(float64, rng):
     tap_sum = conv.TapSum((2, 3), (2, 1), (4, 5))
     spread = conv.TapSpread((2, 3), (2, 1), (4, 5), z.shape)
     assert np.isclose(np.vdot(tap_sum.forward(z), gy), np.vdot(z, spread.forward(gy)), rtol=1e-12)
+
+
+def test_tap_route_keeps_only_its_inputs(rng):
+    """One Function: the padded batch, its channel-first copy and the per-tap products are not
+    kept for the backward pass (it makes the copy again)."""
+    x = tg.tensor(rng.standard_normal((2, 6, 7, 5)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((2, 6, 3, 3)), requires_grad=True)
+    y = F.conv2d(x, w, padding="same")
+    assert type(y.creator).__name__ == "TapConvolution"
+    assert [t.shape for t in y.creator.inputs] == [w.shape, x.shape] and y.creator.inputs[0].creator is None

@@ -440,16 +440,60 @@ class TapSpread(Function):
         return TapSum(self.tap_sum.kernel_size, self.tap_sum.dilation, self.tap_sum.out_size)(ggz)
 
 
-def _conv2d_by_taps(x: Tensor, weight: Tensor, window: Window, g) -> Tensor:
-    """``conv2d`` at stride 1 as ``TapSum(W_taps · xpad)`` (module docstring): ``(OC, N·oh·ow)``."""
-    out_channels, in_channels, kh, kw = weight.shape
-    (top, bottom), (left, right) = window.padding
-    xpad = pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if top + bottom + left + right else x
-    x_rows = reshape(transpose(xpad, (1, 0, 2, 3)), (in_channels, -1))            # (C, N*Hp*Wp), a copy
-    w_taps = reshape(transpose(weight, (0, 2, 3, 1)), (out_channels * kh * kw, in_channels))
-    z = reshape(matmul(w_taps, x_rows), (out_channels * kh * kw, g.n) + tuple(xpad.shape[2:]))
-    y = TapSum((kh, kw), window.dilation, (g.oh, g.ow))(z)                         # (OC, N, oh, ow)
-    return reshape(y, (out_channels, -1))
+class TapConvolution(Function):
+    """``conv2d`` at stride 1 by the tap sum (module docstring), in one Function:
+    ``z = W_taps · x_rows``, with ``x_rows`` the zero-padded batch channel first, (C, N·Hp·Wp), and
+    ``W_taps`` the weight as (OC·kh·kw, C); then ``y = TapSum(z)``, moved to (N, OC, oh, ow), plus
+    the bias.  As separate ops the padded batch, ``x_rows`` and ``z`` were each kept as the next
+    op's input; this keeps only its inputs, and makes ``x_rows`` again in the backward pass::
+
+        gz = TapSpread(dyᵀ)    dW_taps = gz · x_rowsᵀ    dx = crop(W_tapsᵀ · gz)    dbias = Σ dy
+
+    written with ops, so that a recorded backward pass is differentiable again.
+    """
+
+    def __init__(self, window: Window, g):
+        self.window, self.g = window, g
+
+    def _rows(self, x: Tensor) -> Tensor:
+        """``x_rows``: ``x`` zero-padded and channel first, (C, N·Hp·Wp) (a copy)."""
+        (top, bottom), (left, right) = self.window.padding
+        xpad = pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if top + bottom + left + right else x
+        return reshape(transpose(xpad, (1, 0, 2, 3)), (x.shape[1], -1))
+
+    def _taps(self, weight) -> TapSum:
+        return TapSum(tuple(weight.shape[2:]), self.window.dilation, (self.g.oh, self.g.ow))
+
+    def _z_shape(self, weight) -> tuple:
+        (top, bottom), (left, right) = self.window.padding
+        g = self.g
+        return (math.prod(weight.shape) // g.c, g.n, g.h + top + bottom, g.w + left + right)
+
+    def forward(self, weight, x, bias=None):
+        out_channels, in_channels = weight.shape[:2]
+        w_taps = weight.transpose(0, 2, 3, 1).reshape(-1, in_channels)       # (OC*kh*kw, C)
+        z = (w_taps @ self._rows(_const(x)).data).reshape(self._z_shape(weight))
+        y = self._taps(weight).forward(z)                                       # (OC, N, oh, ow)
+        to_images = GemmToImages((self.g.n, out_channels, self.g.oh, self.g.ow))
+        return to_images.forward(y.reshape(out_channels, -1), bias)
+
+    def backward(self, gy):
+        weight, x = self.inputs[:2]
+        out_channels, in_channels, kh, kw = weight.shape
+        tap_sum = self._taps(weight)
+        gz = TapSpread(tap_sum.kernel_size, tap_sum.dilation, tap_sum.out_size, self._z_shape(weight))(
+            transpose(gy, (1, 0, 2, 3)))
+        gz_rows = reshape(gz, (out_channels * kh * kw, -1))                    # (OC*kh*kw, N*Hp*Wp)
+        gw = gx = None
+        if self.needs_grad(0):
+            gw_taps = matmul(gz_rows, transpose(self._rows(x)))                # (OC*kh*kw, C)
+            gw = transpose(reshape(gw_taps, (out_channels, kh, kw, in_channels)), (0, 3, 1, 2))
+        if self.needs_grad(1):
+            w_taps = reshape(transpose(weight, (0, 2, 3, 1)), (-1, in_channels))
+            g_rows = reshape(matmul(transpose(w_taps), gz_rows), (in_channels,) + self._z_shape(weight)[1:])
+            (top, bottom), (left, right) = self.window.padding
+            gx = pad(transpose(g_rows, (1, 0, 2, 3)), ((0, 0), (0, 0), (-top, -bottom), (-left, -right)))
+        return _and_bias(self, (gw, gx), lambda: sum(gy, axis=(0, 2, 3)))
 
 
 def _by_taps(weight: Tensor, window: Window, groups: int) -> bool:
@@ -505,17 +549,15 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     _check_bias("conv2d", bias, out_channels)
     window = _window(x.shape, weight.shape[2:], stride, padding, dilation, "conv2d")
     g = window.geometry(x.shape, "conv2d")
-    if groups == 1 and not _by_taps(weight, window, groups):
-        convolution = Convolution(g, out_channels)
-        w2d = reshape(weight, (out_channels, -1))
-        return convolution(w2d, x) if bias is None else convolution(w2d, x, bias)
     if groups == 1:
-        product = _conv2d_by_taps(x, weight, window, g)
-    else:
-        # The rows of cols come channel by channel, so group k's rows are the k-th of G equal blocks.
-        w_groups = reshape(weight, (groups, out_channels // groups, -1))    # (G, OC/G, C/G*kh*kw)
-        cols_groups = reshape(Im2col(g)(x), (groups, w_groups.shape[2], -1))  # (G, C/G*kh*kw, N*oh*ow)
-        product = reshape(matmul(w_groups, cols_groups), (out_channels, -1))  # G GEMMs, stacked
+        by_taps = _by_taps(weight, window, groups)
+        convolution = TapConvolution(window, g) if by_taps else Convolution(g, out_channels)
+        w = weight if by_taps else reshape(weight, (out_channels, -1))
+        return convolution(w, x) if bias is None else convolution(w, x, bias)
+    # The rows of cols come channel by channel, so group k's rows are the k-th of G equal blocks.
+    w_groups = reshape(weight, (groups, out_channels // groups, -1))    # (G, OC/G, C/G*kh*kw)
+    cols_groups = reshape(Im2col(g)(x), (groups, w_groups.shape[2], -1))  # (G, C/G*kh*kw, N*oh*ow)
+    product = reshape(matmul(w_groups, cols_groups), (out_channels, -1))  # G GEMMs, stacked
     to_images = GemmToImages((g.n, out_channels, g.oh, g.ow))
     return to_images(product) if bias is None else to_images(product, bias)
 
