@@ -8,6 +8,9 @@ bookkeeping: creating the graph node, dispatching, and walking the graph backwar
 * ``mlp``: one training step of a tiny MLP (64 -> 32 -> 10, batch 16): forward, cross-entropy,
   backward, and an Adam update.
 
+The two engines take turns within each round (``_common.time_rounds``), so a change in the
+machine's speed hits both; the ratio is the median of the per-round ratios.
+
 Run:  python benchmarks/overhead.py [--repeat 30]
 """
 
@@ -16,25 +19,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
-import tinygdl
-from tinygdl import losses, nn, optim
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import time_rounds  # noqa: E402
+
+import tinygdl  # noqa: E402
+from tinygdl import losses, nn, optim  # noqa: E402
 
 CHAIN_LINKS = 50  # each link is three ops: mul, add, tanh
-
-
-def median_seconds(fn, repeat: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 # --------------------------------------------------------------------------- tinygdl
@@ -88,7 +84,7 @@ def torch_mlp(torch):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=30, help="timed repetitions (median reported)")
+    parser.add_argument("--repeat", type=int, default=30, help="timed rounds (medians reported)")
     args = parser.parse_args()
     import torch
 
@@ -105,9 +101,10 @@ def main():
     print("| workload | tinygdl (us) | PyTorch eager (us) | ratio |")
     print("|---|---:|---:|---:|")
     for name, ours, theirs, per in rows:
-        a = median_seconds(ours, args.repeat) / per * 1e6
-        b = median_seconds(theirs, args.repeat) / per * 1e6
-        print(f"| {name} | {a:.1f} | {b:.1f} | {a / b:.2f}x |")
+        times = time_rounds({"tinygdl": ours, "torch": theirs}, args.repeat, warmup=3)
+        a, b = (statistics.median(times[engine]) / per * 1e6 for engine in ("tinygdl", "torch"))
+        ratio = statistics.median(t / u for t, u in zip(times["tinygdl"], times["torch"]))
+        print(f"| {name} | {a:.1f} | {b:.1f} | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend, kernels
 from ..errors import ConfigError, ShapeError, TinyGDLError
-from ..tensor import Function, Tensor, _as_tensor_like, _tensors
+from ..tensor import Function, Tensor, _as_tensor_like, _tensors, is_grad_enabled
 from .index import nonzero
 from .shape import sum_to
 
@@ -452,6 +452,8 @@ class Tanh(Function):
 
     def backward(self, gy):
         y = self.output()
+        if not is_grad_enabled():  # one array expression, not three ops (per-op overhead)
+            return _const(gy.data * (1 - y.data * y.data))
         return gy * (1 - y * y)
 
 
@@ -481,6 +483,8 @@ class Sigmoid(Function):
 
     def backward(self, gy):
         y = self.output()
+        if not is_grad_enabled():
+            return _const(gy.data * y.data * (1 - y.data))
         return gy * y * (1 - y)
 
 
