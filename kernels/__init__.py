@@ -20,7 +20,8 @@ about 0.1 ms for 1e5 (``benchmarks/kernels.py`` on a 2-core machine); Numba wins
 elements on (Adam), 5e4 (leaky ReLU, where ``np.where`` is slow).  With one Numba thread there is no
 pool to wake (the serial builds run in the calling thread), and Numba wins at every size: an Adam
 step took 4.0 µs against NumPy's 5.6 µs at 64 elements and 0.35 ms against 1.46 ms at 1e6, so the
-threshold applies only when Numba runs more than one thread.
+threshold applies only when the parallel builds run (``set_parallel(True)`` and more than one Numba
+thread; by default every kernel runs serially, see ``cpu.py``).
 
 ``im2col`` and ``col2im`` take the window as a geometry object, checked once by the op that calls
 them: ``im2col(x, conv_geometry(x.shape, kernel_size, stride, padding, dilation))`` for images
@@ -55,6 +56,7 @@ __all__ = [
     "batch_norm_grad",
     "col2im",
     "conv_geometry",
+    "cpu_threads",
     "flavours",
     "get",
     "im2col",
@@ -64,6 +66,7 @@ __all__ = [
     "numba_available",
     "register",
     "registered",
+    "set_parallel",
     "set_preference",
     "vol_geometry",
 ]
@@ -87,8 +90,16 @@ def numba_available() -> bool:
 
 
 def cpu_threads() -> int:
-    """The number of threads the Numba kernels run on (1 without Numba)."""
+    """The number of CPU threads tinygdl is set to: Numba's count (``benchmarks/_common.set_threads``
+    gives the BLAS the same), 1 without Numba."""
     return cpu.numba.get_num_threads() if numba_available() else 1
+
+
+def set_parallel(flag: bool) -> None:
+    """Let the Numba kernels use Numba's threads (``True``; off by default, see ``cpu.py``), or run
+    them in the calling thread; ``TINYGDL_PARALLEL_KERNELS=1`` in the environment turns them on."""
+    if numba_available():
+        cpu.set_parallel(flag)
 
 
 def _available(flavour: str) -> bool:
@@ -141,7 +152,7 @@ def _cpu_flavour(name: str, size: int) -> str:
         raise RuntimeError(f"numba kernels requested ({ENV_VAR} or set_preference), but unavailable: {_numba_error}")
     if forced:
         return forced
-    if numba_available() and (size >= NUMBA_MIN_SIZE.get(name, 0) or cpu.one_thread()):
+    if numba_available() and (size >= NUMBA_MIN_SIZE.get(name, 0) or cpu.serial()):
         return "numba"
     return "numpy"
 

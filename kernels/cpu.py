@@ -67,19 +67,36 @@ def _threaded(loops=None, *, fastmath=False):
     twin = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_serial", loops.__defaults__,
                               loops.__closure__)
     twin.__qualname__ = loops.__qualname__ + "_serial"
-    serial = njit(cache=True, error_model="numpy", fastmath=fastmath)(twin)
+    serial_build = njit(cache=True, error_model="numpy", fastmath=fastmath)(twin)
 
     @functools.wraps(loops)
     def launch(*args):
-        return (serial if one_thread() else parallel)(*args)
+        return (serial_build if serial() else parallel)(*args)
 
-    launch.parallel, launch.serial = parallel, serial
+    launch.parallel, launch.serial = parallel, serial_build
     return launch
 
 
-def one_thread() -> bool:
-    """True when Numba is set to one thread: every kernel then runs its serial build."""
-    return numba.get_num_threads() == 1
+# Whether the kernels may run their parallel builds (``set_parallel``, or
+# TINYGDL_PARALLEL_KERNELS=1 in the environment).  Off by default.  On the 2-core benchmark
+# machine, with two threads for every library, the parallel im2col took 524 ms of a cgan profile
+# where the serial one took 282 ms; with serial builds the CIFAR CNN step went from 1.07x to 0.74x
+# PyTorch's time, and cgan from 1.41x to 1.21x.  These kernels are memory-bound, and they run
+# between matrix products whose OpenBLAS threads keep spinning on every core for a while after
+# each product: a woken Numba thread waits for a core.
+_parallel = os.environ.get("TINYGDL_PARALLEL_KERNELS", "") == "1"
+
+
+def set_parallel(flag: bool) -> None:
+    """Let the kernels use Numba's threads (True), or run them in the calling thread (False)."""
+    global _parallel
+    _parallel = bool(flag)
+
+
+def serial() -> bool:
+    """True when every kernel runs its serial build: the parallel builds are off
+    (``set_parallel``), or Numba is set to one thread."""
+    return not _parallel or numba.get_num_threads() == 1
 
 
 # --------------------------------------------------------------------------- im2col and col2im

@@ -51,7 +51,7 @@ def test_numpy_arrays_go_to_numba_by_default():
 
 @needs_numba
 def test_small_elementwise_arrays_go_to_the_reference_unless_numba_is_forced(monkeypatch):
-    monkeypatch.setattr(kernels.cpu, "one_thread", lambda: False)  # the threshold is for a thread pool
+    monkeypatch.setattr(kernels.cpu, "serial", lambda: False)  # the threshold is for a thread pool
     small = np.zeros(kernels.NUMBA_MIN_SIZE["adam_update"] - 1, np.float32)
     assert picked("adam_update", small, small, small, small) == "numpy"
     small = np.zeros(kernels.NUMBA_MIN_SIZE["leaky_relu_grad"] - 1, np.float32)
@@ -61,8 +61,8 @@ def test_small_elementwise_arrays_go_to_the_reference_unless_numba_is_forced(mon
 
 
 @needs_numba
-def test_with_one_numba_thread_every_size_goes_to_numba(monkeypatch):
-    monkeypatch.setattr(kernels.cpu, "one_thread", lambda: True)  # serial builds: no pool to wake
+def test_with_serial_kernels_every_size_goes_to_numba(monkeypatch):
+    monkeypatch.setattr(kernels.cpu, "serial", lambda: True)  # serial builds: no pool to wake
     small = np.zeros(3, np.float32)
     assert picked("adam_update", small, small, small, small) == "numba"
     assert picked("leaky_relu", small) == "numba"
@@ -150,3 +150,15 @@ def test_the_engine_runs_on_the_reference_without_numba(prelude, env):
         timeout=120,
     )
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+
+
+@needs_numba
+def test_kernels_run_serially_unless_parallel_builds_are_asked_for(monkeypatch):
+    numba = pytest.importorskip("numba")
+    monkeypatch.setattr(kernels.cpu, "_parallel", False)
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    assert kernels.cpu.serial()
+    kernels.set_parallel(True)
+    assert not kernels.cpu.serial()
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 1)
+    assert kernels.cpu.serial()  # one thread: nothing to run in parallel

@@ -1,5 +1,6 @@
-"""Every threaded Numba kernel has a serial build, used while Numba is set to one thread; both
-builds give the same results (and the reference's)."""
+"""Every threaded Numba kernel has a serial build, used unless the parallel builds are asked for
+(``kernels.set_parallel``) and Numba has more than one thread; both builds give the same results
+(and the reference's)."""
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ pytestmark = pytest.mark.skipif(not kernels.numba_available(), reason="needs Num
 
 
 @pytest.fixture
-def numba_threads():
+def numba_threads(monkeypatch):
+    """``set_threads(n)``: n Numba threads, with the parallel builds allowed."""
+    monkeypatch.setattr(kernels.cpu, "_parallel", True)
     before = numba.get_num_threads()
 
     def set_threads(n):
