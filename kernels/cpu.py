@@ -26,9 +26,9 @@ about 8 ms, whatever its size).  OpenMP's remedy, ``OMP_WAIT_POLICY=PASSIVE``, i
 OpenMP library in the process (PyTorch shares the same runtime) and would slow those down.  So
 this module asks Numba for its own ``workqueue`` threading layer, whose idle threads sleep: about
 0.1 ms to wake them per call, no spinning, nothing shared with OpenMP.  Set
-``NUMBA_THREADING_LAYER`` yourself to choose another layer.  With one thread
-(``numba.set_num_threads(1)``) no pool is used at all: every kernel also has a serial build
-(``_threaded``).
+``NUMBA_THREADING_LAYER`` yourself to choose another layer.  By default no pool is used at all:
+every kernel also has a serial build (``_threaded``), which runs in the calling thread unless the
+parallel builds are asked for (``set_parallel``, below, where the reason is measured).
 """
 
 from __future__ import annotations
