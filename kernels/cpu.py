@@ -451,8 +451,8 @@ def _leaky_relu(x, gy, slope, out):
 
 
 def _leaky(x, gy, slope):
+    out = np.empty(x.shape, dtype=gy.dtype)  # before ascontiguousarray, which makes a 0-d array 1-d
     x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
-    out = np.empty(x.shape, dtype=gy.dtype)
     _leaky_relu(x.reshape(-1), gy.reshape(-1), gy.dtype.type(slope), out.reshape(-1))
     return out
 

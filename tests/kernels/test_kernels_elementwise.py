@@ -110,3 +110,14 @@ def test_leaky_relu_flavour_matches_reference(flavour, dtype, shape, strided):
     for got, want in ((forward, reference.leaky_relu(x, slope)), (backward, reference.leaky_relu_grad(x, gy, slope))):
         assert got.dtype == dtype and got.shape == x.shape
         np.testing.assert_allclose(to_numpy(got), want, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
+def test_leaky_relu_flavour_keeps_a_0d_array_0d(flavour, dtype):
+    """A 0-d array (a scalar tensor) stays 0-d: ``np.ascontiguousarray`` alone would make it 1-d."""
+    x, gy = np.asarray(-1.5, dtype=dtype), np.asarray(2.0, dtype=dtype)
+    forward = kernels.implementation("leaky_relu", flavour)(to_flavour(x, flavour), 0.2)
+    backward = kernels.implementation("leaky_relu_grad", flavour)(to_flavour(x, flavour), to_flavour(gy, flavour), 0.2)
+    assert forward.shape == () and backward.shape == ()
+    np.testing.assert_allclose(to_numpy(forward), -0.3, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(backward), 0.4, rtol=1e-6)

@@ -144,11 +144,17 @@ def test_first_50_training_steps_match_the_twin_in_float64(torch, float64):
         assert np.abs(a - b).max() <= 1e-9 * np.abs(b).max(), key
 
 
-def test_first_training_steps_match_the_twin_in_float32(torch):
+def test_first_training_steps_match_the_twin_in_float32(torch, monkeypatch):
     """float32 rounding differs between the engines and a 4-sample WGAN-GP amplifies it: the losses
     agree to ~1e-6 for the first steps, ~1e-4 by step 14 and ~1e-2 by step 30 (while float64 stays
-    at 1e-15 for 50 steps, above).  The first 12 steps are held to 1e-4 of each loss's scale."""
+    at 1e-15 for 50 steps, above).  The first 12 steps are held to 1e-4 of each loss's scale, with
+    the NumPy reference kernels: the Numba ones round differently again (float64 sums in batch
+    norm, Adam in one pass), which this amplification turns into 1e-3 by step 4.  The kernels are
+    held to the reference on their own (tests/kernels)."""
     from benchmarks.twins.music import make_musegan
+    from tinygdl import kernels
+
+    monkeypatch.setattr(kernels, "_preference", "numpy")
 
     setup = make_musegan(torch, scale=SMALL, batch=4, critic_steps=2, he=True)
     ours, theirs = run_steps(torch, setup, 12)
