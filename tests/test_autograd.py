@@ -307,3 +307,47 @@ def test_tensor_ops_on_python_numbers_and_arrays():
     np.testing.assert_allclose(a.grad.numpy(), [-1.5, -2.0])
     assert y.dtype == np.float32
     assert isinstance(a > 1.5, Tensor) and (a > 1.5).numpy().tolist() == [False, True]
+
+
+# --------------------------------------------------------------------------- edges without values
+
+
+def test_an_activation_read_by_no_backward_is_freed_after_the_forward_pass():
+    """ReLU's backward reads its mask, not its input: the graph keeps an edge without the
+    pre-activation's values, so the array is freed once nothing else holds it (as in PyTorch)."""
+    import gc
+    import weakref
+
+    x = leaf(64, 256)  # 128 KiB: an edge (smaller arrays keep their place, see _Edge.MIN_BYTES)
+    pre = x * 2.0
+    alive = weakref.ref(pre)
+    y = pre.relu()
+    edge = y.creator.inputs[0]
+    assert edge is not pre and edge.shape == pre.shape and edge.dtype == pre.dtype
+    assert edge.data.strides == (0, 0)  # no values behind it
+    small = leaf(4, 8) * 2.0
+    assert small.relu().creator.inputs[0] is small
+    del pre
+    gc.collect()
+    assert alive() is None
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * (x.numpy() > 0))
+
+
+def test_grad_finds_an_input_held_by_the_caller_behind_an_edge():
+    x = leaf(100, 100, seed=3)
+    pre = x * 3.0
+    loss = (pre.relu() * pre.relu()).sum()
+    (g,) = tinygdl.grad(loss, [pre])
+    np.testing.assert_allclose(g.numpy(), 2 * np.maximum(pre.numpy(), 0))
+
+
+def test_an_op_whose_backward_reads_its_output_keeps_that_output():
+    """tanh's backward reads tanh's output: a ReLU after it keeps the real tensor, not an edge."""
+    x = leaf(100, 100, seed=4)
+    t = x.tanh()
+    y = t.relu()
+    assert y.creator.inputs[0] is t
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), (1 - np.tanh(x.numpy()) ** 2) * (np.tanh(x.numpy()) > 0),
+                               rtol=1e-6)

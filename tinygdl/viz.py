@@ -24,7 +24,7 @@ import os
 import shutil
 import subprocess
 
-from .tensor import Tensor
+from .tensor import Tensor, _identity
 
 
 def graph(output: Tensor, path=None, names: dict | None = None) -> str:
@@ -62,7 +62,7 @@ def _tree_lines(output: Tensor, labels: dict) -> list:
         if t.creator is None or repeated or t.creator.inputs is None:
             return
         seen.add(id(t))
-        inputs = list(t.creator.inputs)
+        inputs = [_identity(x) for x in t.creator.inputs]
         for i, x in enumerate(inputs):
             last = i == len(inputs) - 1
             visit(x, prefix + child_prefix, "└── " if last else "├── ", "    " if last else "│   ")
@@ -91,7 +91,7 @@ def _dot_source(output: Tensor, labels: dict) -> str:
             seen.add(f"f{id(fn)}")
             nodes.append(f'  f{id(fn)} [shape=box, style=filled, fillcolor="#dde8f5", '
                          f'label="{fn.name}\\ngeneration {fn.generation}"];')
-            for x in fn.inputs or ():
+            for x in map(_identity, fn.inputs or ()):
                 edges.append(f"  t{id(x)} -> f{id(fn)};")
                 stack.append(x)
         edges.append(f"  f{id(fn)} -> t{id(t)};")

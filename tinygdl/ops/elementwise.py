@@ -447,6 +447,8 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    keeps_input_values = False  # the backward reads the output
+
     def forward(self, a):
         return _xp(a).tanh(a)
 
@@ -473,6 +475,8 @@ def tanh(a):
 
 
 class Sigmoid(Function):
+    keeps_input_values = False  # the backward reads the output
+
     def forward(self, a):
         # 1/(1+e^-a) for a >= 0 and e^a/(1+e^a) for a < 0, both through e^-|a| <= 1: nothing
         # overflows, and the small values of the left tail keep their relative precision (the
@@ -489,6 +493,8 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    keeps_input_values = False  # the backward reads the mask
+
     def forward(self, a):
         self.mask = a > 0
         return a * self.mask

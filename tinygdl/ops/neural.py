@@ -84,6 +84,8 @@ class KeepScaled(Function):
     ``gy · keep · scale``, the same Function.  The mask is kept for the backward pass as booleans, one byte per
     element, where ``x * mask`` kept a float mask (four bytes) as the multiply's second input."""
 
+    keeps_input_values = False  # the backward reads the mask
+
     def __init__(self, keep, scale: float):
         self.keep, self.scale = keep, scale
 
