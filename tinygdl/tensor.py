@@ -495,9 +495,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         """Deliver one gradient contribution to tensor ``x`` (in x's dtype, as PyTorch does)."""
         if gx.dtype != x.dtype:
             gx = gx.astype(x.dtype)
-        if wanted is not None and id(_identity(x)) in wanted:
+        if wanted is not None:
             key = id(_identity(x))
-            wanted[key] = gx if wanted[key] is None else wanted[key] + gx
+            if key in wanted:
+                wanted[key] = gx if wanted[key] is None else wanted[key] + gx
         f = x.creator
         if f is None:
             if wanted is None:

@@ -216,6 +216,19 @@ def _fold_kernel(cols, g):
     return inner("col2im kernel", kernels.col2im, cols, g)
 
 
+def _rows_to_images(rows, bias, out) -> None:
+    """Write the product ``rows`` (OC, N·oh·ow), plus ``bias`` (OC,) or None, into the image batch
+    ``out`` (N, OC, oh, ow), in one pass."""
+    n, oc = out.shape[:2]
+    # (OC, N, oh*ow) view of the product, read in the (N, OC, oh*ow) order of ``out``.
+    batch_first = rows.reshape(oc, n, -1).transpose(1, 0, 2)
+    target = out.reshape(n, oc, -1)
+    if bias is None:
+        target[...] = batch_first
+    else:
+        backend.get_array_module(out).add(batch_first, bias.reshape(oc, 1), out=target)
+
+
 def _and_bias(fn: Function, grads, bias_grad):
     """The gradients of a convolution ``fn``'s weight and input, and its bias's (``bias_grad()``:
     the output gradient summed over all but the channel axis) if it has a bias that needs one."""
@@ -243,16 +256,10 @@ class Convolution(Function):
 
     def forward(self, w2d, x, bias=None):
         xp = backend.get_array_module(x)
-        n, oc, oh, ow = self.image_shape
         out = xp.empty(self.image_shape, dtype=x.dtype)
         for start, stop, g in image_chunks(self.g, x.dtype.itemsize, xp):
             product = _gemm(w2d, _unfold(x[start:stop], g))                         # (OC, images*oh*ow)
-            batch_first = product.reshape(oc, stop - start, oh * ow).transpose(1, 0, 2)
-            target = out[start:stop].reshape(stop - start, oc, oh * ow)
-            if bias is None:
-                target[...] = batch_first
-            else:
-                xp.add(batch_first, bias.reshape(oc, 1), out=target)
+            _rows_to_images(product, bias, out[start:stop])
         return out
 
     def backward(self, gy):
@@ -377,15 +384,8 @@ class GemmToImages(Function):
         self.image_shape = image_shape  # (N, OC, oh, ow)
 
     def forward(self, y, bias=None):
-        n, oc, oh, ow = self.image_shape
-        xp = backend.get_array_module(y)
-        out = xp.empty(self.image_shape, dtype=y.dtype)
-        # (OC, N, oh*ow) view of the product, read in the (N, OC, oh*ow) order of ``out``.
-        batch_first = y.reshape(oc, n, oh * ow).transpose(1, 0, 2)
-        if bias is None:
-            out.reshape(n, oc, oh * ow)[...] = batch_first
-        else:
-            xp.add(batch_first, bias.reshape(oc, 1), out=out.reshape(n, oc, oh * ow))
+        out = backend.get_array_module(y).empty(self.image_shape, dtype=y.dtype)
+        _rows_to_images(y, bias, out)
         return out
 
     def backward(self, gy):
